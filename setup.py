@@ -1,0 +1,59 @@
+"""wethink-verl: the WeThink GRPO recipe (hybrid rule + LLM-judge reward) as a thin extension of verl 0.9.1.
+
+`rewards`, `data_prep` and `recipes` are installed packages so that verl loads them with `pkg://` paths on
+every Ray node. The pins follow verl 0.9.1's own lock (its `vllm` / `fsdp` / `cpu` extras); verl's GPU
+stack is CUDA 13 (cu130 wheels for torch 2.11.0).
+"""
+
+from setuptools import find_packages, setup
+
+VERL = "verl[verl-core]==0.9.1"
+TORCH = ["torch==2.11.0", "torchvision==0.26.0"]
+
+setup(
+    name="wethink-verl",
+    version="0.1.0",
+    description="Open training recipe for WeThink (arXiv 2506.07905) on verl 0.9.1: GRPO with a hybrid reward",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["rewards", "rewards.*", "data_prep", "data_prep.*", "recipes", "recipes.*"]),
+    package_data={"recipes": ["*/config/*.yaml", "*/*.yaml"], "data_prep": ["synthesize/prompts/*"]},
+    include_package_data=True,
+    install_requires=[
+        VERL,
+        "transformers==5.9.0",  # verl 0.9.1's lock (its vllm/cpu extras pin exactly this)
+        "TransferQueue>=0.1.10",  # imported by the 0.9.1 trainer at start-up
+        "qwen-vl-utils>=0.0.14",
+        "math-verify[antlr4_9_3]==0.9.0",  # antlr 4.9.3 is what hydra/omegaconf pin
+        "ray[default]>=2.41.0",
+        "datasets>=3.0",
+        "pyarrow>=19.0.0",
+        "hydra-core>=1.3.2",
+        "omegaconf>=2.3.0",
+        "tensorboard",
+        "httpx>=0.27",
+        "tqdm",
+        "matplotlib",
+        "pillow",
+    ],
+    extras_require={
+        # What verl 0.9.1's `vllm` and `fsdp` extras pin; CUDA 13 wheels. Install on GPU nodes only.
+        "gpu": [
+            *TORCH,
+            "torchaudio==2.11.0",
+            "vllm==0.24.0",
+            "flash-attn==2.8.3",
+            "liger-kernel>=0.8.2",
+        ],
+        "test": [*TORCH, "pytest>=8", "pytest-asyncio>=0.23"],
+    },
+    entry_points={
+        "console_scripts": [
+            "wethink-prepare=data_prep.wethink:main",
+            "wethink-sft=data_prep.sft:main",
+            "wethink-synthesize=data_prep.synthesize.cli:main",
+            "wethink-make-sample=data_prep.sample:main",
+        ]
+    },
+)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): from a fresh clone on a CPU machine, set everything up and run pytest.
+# Uses the active virtualenv if there is one, else creates ./.venv. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV_DIR=${VENV_DIR:-.venv}
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+  [ -x "$VENV_DIR/bin/python" ] || "$PYTHON" -m venv "$VENV_DIR"
+  # shellcheck disable=SC1091
+  . "$VENV_DIR/bin/activate"
+fi
+
+python -m pip install -q --upgrade pip
+# verl 0.9.1's torch pins; torchvision is needed by the Qwen2.5-VL processor (runs on CPU).
+python -m pip install -q torch==2.11.0 torchvision==0.26.0
+python -m pip install -q -e ".[test]"
+python -m pytest -q -p no:cacheprovider "$@"
