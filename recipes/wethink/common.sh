@@ -1,0 +1,78 @@
+# Sourced by every WeThink launcher (not run on its own). It owns what all variants share:
+#   --dry-run (must be the first argument): compose + validate the config with verl's schema, print it, no GPU;
+#   fail fast without a GPU otherwise; the bundled sample data when DATA_DIR is unset;
+#   a local run, or `ray job submit` to a running cluster when RAY_ADDRESS is set;
+#   COMMON_OVERRIDES: the Hydra overrides built from the shared environment variables below.
+# The launcher then makes its one verl call: "${ENTRY[@]}" --config-path=... --config-name=... ... "$@"
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CONFIG_PATH=pkg://recipes.wethink.config
+PYTHON=${PYTHON:-python3}
+
+DRY_RUN=0
+if [[ "${1:-}" == "--dry-run" ]]; then DRY_RUN=1; shift; fi
+
+# Shared knobs (each launcher may set its own defaults before sourcing this file).
+NNODES=${NNODES:-1}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+PROJECT_NAME=${PROJECT_NAME:-wethink}
+EXPERIMENT_NAME=${EXPERIMENT_NAME:-$CONFIG_NAME}
+CKPT_DIR=${CKPT_DIR:-checkpoints/$PROJECT_NAME/$EXPERIMENT_NAME}
+SAVE_FREQ=${SAVE_FREQ:-50}
+TEST_FREQ=${TEST_FREQ:-25}
+TOTAL_EPOCHS=${TOTAL_EPOCHS:-2}
+LOGGER=${LOGGER:-[console,tensorboard]}   # add wandb: LOGGER='[console,tensorboard,wandb]'
+JUDGE_CACHE=${JUDGE_CACHE:-null}          # e.g. $CKPT_DIR/judge_cache.sqlite: verdicts survive restarts
+SAMPLE_DATA_DIR=${SAMPLE_DATA_DIR:-$REPO_ROOT/outputs/sample_data}
+
+wethink_fail() { echo "error: $*" >&2; exit 1; }
+
+if [[ $DRY_RUN == 1 ]]; then
+  ENTRY=("$PYTHON" -m recipes.wethink.dry_run)
+elif [[ -n "${RAY_ADDRESS:-}" ]]; then
+  # Multi-node: `ray start --head` / `ray start --address=...` on every node first (README), then submit.
+  ENTRY=(ray job submit --address="$RAY_ADDRESS" --working-dir="$REPO_ROOT"
+         --runtime-env="$REPO_ROOT/recipes/wethink/runtime_env.yaml" -- python3 -m verl.trainer.main_ppo)
+else
+  if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep -q "GPU"; then
+    wethink_fail "no NVIDIA GPU found on this machine. verl trains on GPUs only. To check the configuration" \
+      "without a GPU, run: bash ${WETHINK_LAUNCHER:-$0} --dry-run [overrides...]; to use a cluster, set RAY_ADDRESS."
+  fi
+  ENTRY=("$PYTHON" -m verl.trainer.main_ppo)
+fi
+
+# Data: a prepared WeThink directory (train.parquet, val.parquet from `python -m data_prep.wethink`),
+# or, with no DATA_DIR, the small sample in examples/ prepared on the fly (images embedded, so no shared FS needed).
+SAMPLE_OVERRIDES=()
+if [[ -z "${DATA_DIR:-}" ]]; then
+  DATA_DIR=$SAMPLE_DATA_DIR
+  # The sample has a few dozen rows: shrink the batch so a step exists (512 prompts/step is the paper value).
+  SAMPLE_OVERRIDES=(data.train_batch_size="${SAMPLE_BATCH_SIZE:-16}" actor_rollout_ref.actor.ppo_mini_batch_size="${SAMPLE_MINI_BATCH_SIZE:-8}")
+  if [[ $DRY_RUN == 0 && ! -f "$DATA_DIR/train.parquet" ]]; then
+    echo "DATA_DIR unset: preparing the bundled sample into $DATA_DIR" >&2
+    "$PYTHON" -m data_prep.wethink --jsonl "$REPO_ROOT/examples/sample/wethink_sample.jsonl" \
+      --image-root "$REPO_ROOT/examples/sample" --out "$DATA_DIR" --embed-images --val-size 8
+  fi
+fi
+
+wethink_warn_missing_key() {  # $1: the NAME of the variable that should hold the judge's API key
+  if [[ -n "${1:-}" && "$1" != "null" && -z "${!1:-}" && $DRY_RUN == 0 ]]; then
+    echo "warning: \$$1 is empty: the judge will refuse requests and descriptive samples score accuracy 0" >&2
+  fi
+}
+
+COMMON_OVERRIDES=(
+  data.train_files="$DATA_DIR/train.parquet"
+  data.val_files="$DATA_DIR/val.parquet"
+  "${SAMPLE_OVERRIDES[@]}"
+  trainer.nnodes="$NNODES"
+  trainer.n_gpus_per_node="$GPUS_PER_NODE"
+  trainer.project_name="$PROJECT_NAME"
+  trainer.experiment_name="$EXPERIMENT_NAME"
+  trainer.default_local_dir="$CKPT_DIR"
+  trainer.save_freq="$SAVE_FREQ"
+  trainer.test_freq="$TEST_FREQ"
+  trainer.total_epochs="$TOTAL_EPOCHS"
+  trainer.logger="$LOGGER"
+  reward.custom_reward_function.reward_kwargs.judge_cache="$JUDGE_CACHE"
+)

@@ -1,0 +1,106 @@
+"""`--dry-run` for every launcher: compose the exact config the real run gets, check it with verl's own code.
+
+The launchers call `python3 -m verl.trainer.main_ppo --config-path=... --config-name=... OVERRIDES`; with
+`--dry-run` they call this module with the same arguments instead. It composes through Hydra against verl
+0.9.1's real `ppo_trainer` schema (an unknown or misspelt key fails, naming the key), runs verl's
+`validate_config` (batch divisibility, micro-batch settings, ...), refuses the legacy reward keys that 0.9.x
+silently ignores, imports the dataset class and reward function the way verl does, and prints the config.
+No GPU, no data, no model download needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from hydra import compose, initialize_config_dir, initialize_config_module
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+# Top-level keys that verl 0.9.x still carries in its schema but no longer reads.
+LEGACY_REWARD_SECTIONS = ("custom_reward_function", "reward_model")
+
+
+class ConfigCheckError(RuntimeError):
+    """A composed config that verl would reject or silently misread."""
+
+
+def compose_config(config_path: str, config_name: str, overrides: list[str]) -> DictConfig:
+    """Compose like `@hydra.main` does for `--config-path/--config-name`, `pkg://` or a directory."""
+    if config_path.startswith("pkg://"):
+        init = initialize_config_module(config_module=config_path.removeprefix("pkg://"), version_base=None)
+    else:
+        init = initialize_config_dir(config_dir=config_path, version_base=None)
+    with init:
+        return compose(config_name=config_name, overrides=overrides)
+
+
+def _set_leaves(node: object, prefix: str) -> list[str]:
+    if isinstance(node, dict):
+        return [key for k, v in node.items() for key in _set_leaves(v, f"{prefix}.{k}")]
+    return [prefix] if node not in (None, {}, []) else []
+
+
+def check_no_legacy_reward_keys(cfg: DictConfig) -> None:
+    """0.9.x ignores top-level `custom_reward_function.*` / `reward_model.*`: a value there is a silent bug."""
+    used = []
+    for section in LEGACY_REWARD_SECTIONS:
+        if section in cfg:
+            used += _set_leaves(OmegaConf.to_container(cfg[section], resolve=False), section)
+    if used:
+        raise ConfigCheckError(
+            f"legacy reward keys set (verl 0.9.x silently ignores them): {', '.join(used)}; "
+            "use reward.custom_reward_function.* / reward.reward_model.* instead"
+        )
+
+
+def check_extensions_load(cfg: DictConfig) -> None:
+    """Import the dataset class and reward function through verl's own loaders, as every Ray worker will."""
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+    from verl.utils.dataset.rl_dataset import get_dataset_class
+
+    try:
+        get_dataset_class(cfg.data)
+    except (ImportError, AttributeError, FileNotFoundError) as exc:
+        raise ConfigCheckError(f"data.custom_cls {dict(cfg.data.custom_cls)} does not load: {exc}") from None
+    try:
+        loaded = get_custom_reward_fn(cfg)
+    except (ImportError, AttributeError, FileNotFoundError, RuntimeError) as exc:
+        raise ConfigCheckError(f"reward.custom_reward_function does not load: {exc}") from None
+    if cfg.reward.custom_reward_function.get("path") and loaded is None:
+        raise ConfigCheckError("reward.custom_reward_function.path is set but verl loaded no function")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Everything verl's trainer checks at start-up that needs no GPU, plus the recipe's own checks."""
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # every interpolation must resolve
+    check_no_legacy_reward_keys(cfg)
+    validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    check_extensions_load(cfg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config-path", required=True, help="pkg://recipes.wethink.config or a directory")
+    parser.add_argument("--config-name", required=True)
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, exactly as the real run gets them")
+    args = parser.parse_args(argv)
+    try:
+        cfg = compose_config(args.config_path, args.config_name, args.overrides)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the config, so it can be parsed
+            validate(cfg)
+    except (HydraException, OmegaConfBaseException, ConfigCheckError, AssertionError, ValueError) as exc:
+        print(f"dry-run: config rejected: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(OmegaConf.to_yaml(cfg))
+    print(f"dry-run: {args.config_name} composed and validated against verl's ppo_trainer schema", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
