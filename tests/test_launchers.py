@@ -167,8 +167,15 @@ def test_misspelt_key_fails_naming_it(bad):
     assert bad.split("=")[0] in result.stderr
 
 
-def test_invalid_batch_geometry_is_caught_by_verls_validation():
-    result = dry_run("run_grpo.sh", "actor_rollout_ref.actor.ppo_mini_batch_size=1000")
+def test_missing_micro_batch_sizes_are_caught_by_verls_validation():
+    result = dry_run("run_grpo.sh", "actor_rollout_ref.actor.use_dynamic_bsz=false")
+    assert result.returncode != 0
+    assert "micro_batch_size" in result.stderr
+
+
+@pytest.mark.parametrize("mini", ["1000", "100"])
+def test_mini_batch_that_does_not_divide_the_step_is_refused(mini):
+    result = dry_run("run_grpo.sh", f"actor_rollout_ref.actor.ppo_mini_batch_size={mini}")
     assert result.returncode != 0
     assert "ppo_mini_batch_size" in result.stderr
 

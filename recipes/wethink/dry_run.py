@@ -56,6 +56,15 @@ def check_no_legacy_reward_keys(cfg: DictConfig) -> None:
         )
 
 
+def check_batch_geometry(cfg: DictConfig) -> None:
+    """verl checks the mini-batch only without dynamic batch sizes; the recipe uses them, so check it here."""
+    prompts, mini = cfg.data.train_batch_size, cfg.actor_rollout_ref.actor.ppo_mini_batch_size
+    if mini > prompts or prompts % mini:
+        raise ConfigCheckError(
+            f"actor_rollout_ref.actor.ppo_mini_batch_size ({mini}) must divide data.train_batch_size ({prompts})"
+        )
+
+
 def check_extensions_load(cfg: DictConfig) -> None:
     """Import the dataset class and reward function through verl's own loaders, as every Ray worker will."""
     from verl.trainer.ppo.reward import get_custom_reward_fn
@@ -80,6 +89,7 @@ def validate(cfg: DictConfig) -> None:
 
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # every interpolation must resolve
     check_no_legacy_reward_keys(cfg)
+    check_batch_geometry(cfg)
     validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
     check_extensions_load(cfg)
 
