@@ -1,0 +1,307 @@
+"""Benchmark of the hybrid reward (a script, not a test): throughput, tail latency, correctness, judge efficiency.
+
+1. Rule route: one GRPO step of 512 prompts x 8 rollouts (4096 responses) in a realistic mix of categories,
+   answer forms, format failures and hacks, scored the way verl's reward loop does (all samples of a worker
+   gathered on one event loop). Reports throughput, p50/p99 latency, agreement with the generator's truth
+   labels, and checks that no sample raised or timed out and no task leaked.
+2. The same step's math rows against verl 0.9.1's built-in `default_compute_score` (data_source
+   lighteval/MATH, answers in \\boxed{}) and against verl's own math-verify scorer
+   (`verl.utils.reward_score.math_verify`) on the same answers: throughput ratios and agreement with truth.
+3. Judge route: 512 descriptive responses (64 prompts x 8, GRPO groups repeat answers) against a loopback
+   OpenAI-compatible judge with injected latency; wall time versus the ideal n * latency / concurrency, and
+   judge calls saved by the verdict cache / in-flight de-duplication.
+
+Usage: python benchmarks/bench_reward.py [--prompts 512] [--rollouts 8] [--judge-latency 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from rewards import math_equiv  # noqa: E402
+from rewards.hybrid import compute_score  # noqa: E402
+
+THINK = (
+    "<think>First I look at the image carefully and read every label. "
+    + "The relevant quantity is shown near the top left, and I compare it with the others step by step. " * 12
+    + "</think>"
+)
+
+
+@dataclass
+class Sample:
+    response: str
+    ground_truth: str
+    extra_info: dict
+    correct: bool  # what the answer deserves, known to the generator (False for format-less responses)
+    boxed: str | None = None  # the same answer as verl's MATH scorer reads it (math rows only)
+
+
+def _options(rng: random.Random) -> list[str]:
+    values = rng.sample(range(2, 99), 4)
+    return [str(v) for v in values]
+
+
+def _multiple_choice(rng: random.Random):
+    options = _options(rng)
+    right = rng.randrange(4)
+    letter = "ABCD"[right]
+    question = "Which value does the chart show for March?\n" + "\n".join(
+        f"{'ABCD'[i]}. {text}" for i, text in enumerate(options)
+    )
+    wrong = "ABCD"[(right + 1) % 4]
+    answers = [(letter, True), (f"({letter})", True), (f"{letter}. {options[right]}", True), (options[right], True),
+               (wrong, False), (f"{wrong}. {options[(right + 1) % 4]}", False), ("A B C D", False)]  # fmt: skip
+    return question, letter, answers, [0.3, 0.15, 0.15, 0.1, 0.2, 0.08, 0.02]
+
+
+def _numeric(rng: random.Random):
+    value = rng.choice([rng.randint(2, 60), rng.randint(1000, 9999), round(rng.uniform(1, 50), 1)])
+    shown = f"{value:,}" if isinstance(value, int) and value >= 1000 else str(value)
+    answers = [(shown, True), (f"{value} cm", True), (f"x = {value}", True), (str(value + 1), False),
+               (f"{value} or {value + 1}", False)]  # fmt: skip
+    return "How long is the red segment in cm?", shown, answers, [0.45, 0.2, 0.1, 0.2, 0.05]
+
+
+def _math(rng: random.Random):
+    kind = rng.choice(["frac", "sqrt", "poly", "interval", "pi", "integer"])
+    if kind == "frac":
+        b = rng.choice([2, 4, 5, 8, 3, 7])
+        a = rng.choice([n for n in range(1, 3 * b) if all(n % p or b % p for p in range(2, b + 1))])
+        ref = f"\\frac{{{a}}}{{{b}}}"
+        right = [f"\\frac{{{2 * a}}}{{{2 * b}}}", f"{a}/{b}", f"\\dfrac{{{a}}}{{{b}}}"]
+        wrong = [f"\\frac{{{a + 1}}}{{{b}}}", f"\\frac{{{b}}}{{{a}}}"]
+    elif kind == "sqrt":
+        k, m = rng.randint(2, 9), rng.choice([2, 3, 5, 6, 7])
+        ref = f"{k}\\sqrt{{{m}}}"
+        right, wrong = [f"\\sqrt{{{k * k * m}}}", f"{k} \\sqrt{{{m}}}"], [f"{k + 1}\\sqrt{{{m}}}", f"\\sqrt{{{k * m}}}"]
+    elif kind == "poly":
+        a = rng.randint(1, 9)
+        ref = f"x^2+{2 * a}x+{a * a}"
+        right, wrong = [f"(x+{a})^2", f"x^{{2}} + {2 * a} x + {a * a}"], [f"(x-{a})^2", f"(x+{a + 1})^2"]
+    elif kind == "interval":
+        a, b = sorted(rng.sample(range(-9, 10), 2))
+        ref = f"[{a}, {b})"
+        right, wrong = [f"[{a},{b})"], [f"({a}, {b})", f"[{a}, {b}]"]
+    elif kind == "pi":
+        k, d = rng.choice([(1, 3), (2, 3), (1, 4), (3, 4), (1, 6), (5, 6)])
+        ref = f"\\frac{{{k}\\pi}}{{{d}}}"
+        right, wrong = [f"{k}\\pi/{d}" if k > 1 else f"\\pi/{d}"], [f"\\frac{{{k + 1}\\pi}}{{{d}}}"]
+    else:
+        n = rng.randint(2, 200)
+        ref, right, wrong = str(n), [str(n), f"x = {n}"], [str(n + 1)]
+    answers = [(ref, True)] + [(r, True) for r in right] + [(w, False) for w in wrong]
+    weights = [0.35] + [0.35 / len(right)] * len(right) + [0.3 / len(wrong)] * len(wrong)
+    return "Find the value shown in the figure.", ref, answers, weights
+
+
+def _yes_no(rng: random.Random):
+    ref = rng.choice(["Yes", "No"])
+    other = "No" if ref == "Yes" else "Yes"
+    answers = [(ref, True), (f"{ref.lower()}, it is.", True), (other, False), ("yes or no", False)]
+    return "Is the traffic light green?", ref, answers, [0.55, 0.15, 0.27, 0.03]
+
+
+def _short_text(rng: random.Random):
+    words = ["red", "bicycle", "left", "umbrella", "kitchen", "giraffe", "wooden table", "blue car"]
+    ref = rng.choice(words)
+    other = rng.choice([w for w in words if w != ref])
+    answers = [(ref, True), (f"The {ref.title()}.", True), (other, False)]
+    return "What is the object next to the door?", ref, answers, [0.5, 0.2, 0.3]
+
+
+CATEGORIES = [("multiple_choice", _multiple_choice, 0.40), ("numeric", _numeric, 0.25), ("math", _math, 0.15),
+              ("yes_no", _yes_no, 0.10), ("short_text", _short_text, 0.10)]  # fmt: skip
+
+
+def _wrap(answer: str, rng: random.Random) -> tuple[str, bool]:
+    """A response around `answer` with realistic format noise; returns (response, answer block present)."""
+    roll = rng.random()
+    if roll < 0.08:
+        return f"<answer>{answer}</answer>", True  # forgot to think
+    if roll < 0.11:
+        return f"{THINK}\nThe answer is {answer}.", False  # no answer block
+    if roll < 0.13:
+        return f"{THINK}<answer>{answer}</answer> Hope this helps!", True  # text after the answer
+    return f"{THINK}\n<answer>{answer}</answer>", True
+
+
+def make_rule_step(prompts: int = 512, rollouts: int = 8, seed: int = 0) -> list[Sample]:
+    """One GRPO step of rule-route responses: `prompts` questions x `rollouts` answers each."""
+    rng = random.Random(seed)
+    samples = []
+    for index in range(prompts):
+        category, make, _ = rng.choices(CATEGORIES, weights=[c[2] for c in CATEGORIES])[0]
+        question, reference, answers, weights = make(rng)
+        info = {"reward_method": "rule", "category": category, "question": f"<image>{question}", "index": index}
+        for _ in range(rollouts):
+            answer, correct = rng.choices(answers, weights=weights)[0]
+            response, has_block = _wrap(answer, rng)
+            boxed = f"{THINK}\nSo the answer is $\\boxed{{{answer}}}$." if category == "math" else None
+            samples.append(Sample(response, reference, dict(info), correct and has_block, boxed))
+    return samples
+
+
+def make_judge_step(prompts: int = 64, rollouts: int = 8, seed: int = 1) -> list[Sample]:
+    """Descriptive (model-route) responses; each GRPO group repeats three distinct answers."""
+    rng = random.Random(seed)
+    samples = []
+    for index in range(prompts):
+        reference = f"A person in a yellow coat is walking a dog across bridge number {index}."
+        answers = [(reference, True), (f"Someone walks a dog over bridge {index}.", True), ("A cat on a sofa.", False)]
+        info = {"reward_method": "model", "category": "descriptive", "question": "<image>Describe the scene."}
+        for _ in range(rollouts):
+            answer, correct = rng.choice(answers)
+            samples.append(Sample(f"{THINK}\n<answer>{answer}</answer>", reference, dict(info), correct))
+    return samples
+
+
+async def _timed(sample: Sample, kwargs: dict) -> tuple[dict, float]:
+    start = time.perf_counter()
+    result = await compute_score("wethink", sample.response, sample.ground_truth, sample.extra_info, **kwargs)
+    return result, time.perf_counter() - start
+
+
+async def score_all(samples: list[Sample], kwargs: dict) -> tuple[list, float]:
+    """All samples gathered on one loop, as verl's RewardLoopWorker does; (results or exceptions, wall s)."""
+    start = time.perf_counter()
+    outputs = await asyncio.gather(*(_timed(s, kwargs) for s in samples), return_exceptions=True)
+    wall = time.perf_counter() - start
+    leaked = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if leaked:
+        raise RuntimeError(f"{len(leaked)} tasks still pending after the step")
+    return outputs, wall
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def report(name: str, samples: list[Sample], outputs: list, wall: float) -> dict:
+    errors = [o for o in outputs if isinstance(o, BaseException)]
+    results = [o for o in outputs if not isinstance(o, BaseException)]
+    latencies = [dt for _, dt in results]
+    timeouts = sum(r["timeout"] for r, _ in results)
+    agree = sum((r["acc"] == 1.0) == s.correct for (r, _), s in zip(results, samples)) / max(1, len(results))
+    print(f"{name}: {len(samples)} responses in {wall:.2f}s = {len(samples) / wall:,.0f}/s; "
+          f"latency p50 {percentile(latencies, 50) * 1e3:.1f} ms, p99 {percentile(latencies, 99) * 1e3:.1f} ms; "
+          f"exceptions {len(errors)}, timeouts {timeouts}; agreement with truth {agree:.1%}")  # fmt: skip
+    return {"wall": wall, "errors": len(errors), "timeouts": timeouts, "agree": agree}
+
+
+def verl_default_baseline(samples: list[Sample]) -> tuple[float, list[float], float]:
+    """verl 0.9.1's default_compute_score (lighteval/MATH: string normalisation) on the same answers, boxed,
+    called as fast as it goes: in a loop. Returns (wall s, latencies, agreement with truth)."""
+    from verl.utils.reward_score import default_compute_score
+
+    latencies, agree = [], 0
+    start = time.perf_counter()
+    for sample in samples:
+        t0 = time.perf_counter()
+        score = default_compute_score("lighteval/MATH", sample.boxed, sample.ground_truth)
+        latencies.append(time.perf_counter() - t0)
+        agree += (score == 1.0) == sample.correct
+    return time.perf_counter() - start, latencies, agree / len(samples)
+
+
+async def verl_math_verify_baseline(samples: list[Sample]) -> tuple[float, list[float], float]:
+    """verl 0.9.1's own math-verify scorer (a 4-process spawn pool, blocking calls), run the way verl's naive
+    manager runs a sync reward function: each call in the default thread pool, all gathered."""
+    from verl.utils.reward_score import math_verify as verl_math_verify
+
+    loop = asyncio.get_running_loop()
+    warm = [loop.run_in_executor(None, verl_math_verify.compute_score, "\\boxed{1}", "1") for _ in range(8)]
+    await asyncio.gather(*warm)  # start all its workers before timing (as ours is started before timing)
+
+    def timed(sample: Sample) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        score = verl_math_verify.compute_score(sample.boxed, sample.ground_truth)
+        return score, time.perf_counter() - t0
+
+    start = time.perf_counter()
+    outputs = await asyncio.gather(*(loop.run_in_executor(None, timed, s) for s in samples))
+    wall = time.perf_counter() - start
+    agree = sum((score == 1.0) == s.correct for (score, _), s in zip(outputs, samples)) / len(samples)
+    return wall, [dt for _, dt in outputs], agree
+
+
+async def bench_rule(args) -> None:
+    samples = make_rule_step(args.prompts, args.rollouts)
+    kwargs = {"math_workers": args.math_workers}
+    start = time.perf_counter()
+    await compute_score("wethink", f"{THINK}<answer>\\sqrt{{4}}</answer>", "2", {"reward_method": "rule"}, **kwargs)
+    print(f"math-verify pool start-up (once per reward worker process): {time.perf_counter() - start:.2f}s")
+
+    outputs, wall = await score_all(samples, kwargs)
+    step = report(f"rule step ({args.prompts} x {args.rollouts})", samples, outputs, wall)
+    ok = step["errors"] == 0 and step["timeouts"] == 0
+    print(f"  -> {'OK' if ok else 'FAILED'}: no exception, no timeout, no leaked task")
+
+    math_rows = [s for s in samples if s.boxed is not None]
+    # Cold start for the comparison: fresh memo and fresh workers (their parse cache), pool start-up excluded.
+    math_equiv._verdicts.clear()
+    math_equiv.get_pool(args.math_workers).shutdown()
+    await compute_score("wethink", f"{THINK}<answer>\\sqrt{{9}}</answer>", "3", {"reward_method": "rule"}, **kwargs)
+    outputs, wall = await score_all(math_rows, kwargs)
+    ours = report(f"math rows, ours (math-verify, {args.math_workers} workers)", math_rows, outputs, wall)
+    for name, (verl_wall, verl_latencies, verl_agree) in [
+        ("verl default_compute_score (lighteval/MATH)", verl_default_baseline(math_rows)),
+        ("verl math_verify.compute_score", await verl_math_verify_baseline(math_rows)),
+    ]:
+        print(f"math rows, {name}: {len(math_rows) / verl_wall:,.0f}/s; "
+              f"p99 {percentile(verl_latencies, 99) * 1e3:.2f} ms; agreement with truth {verl_agree:.1%}")
+        ratio = verl_wall / ours["wall"]
+        print(f"  -> throughput ratio ours / {name.split(' (')[0]} on the same inputs: {ratio:.4f}x; "
+              f"agreement {ours['agree']:.1%} vs {verl_agree:.1%}")  # fmt: skip
+    if not ok:
+        raise SystemExit(1)
+
+
+async def bench_judge(args) -> None:
+    from tests.openai_server import ChatServer, Reply, last_user_text
+
+    def judge(request: dict) -> Reply:  # a stand-in judge: same bridge number and a walk -> 1
+        user = last_user_text(request)
+        candidate = user.split("<candidate_answer>\n", 1)[1].split("\n</candidate_answer>", 1)[0]
+        reference = user.split("<reference_answer>\n", 1)[1].split("\n</reference_answer>", 1)[0]
+        same = re.findall(r"\d+", candidate) == re.findall(r"\d+", reference) and "walk" in candidate
+        return Reply("1" if same else "0", delay=args.judge_latency)
+
+    samples = make_judge_step()
+    with ChatServer(judge) as server:
+        kwargs = {"judge_url": server.base_url, "judge_model": "bench", "judge_max_concurrency": args.concurrency}
+        outputs, wall = await score_all(samples, kwargs)
+        calls = len(server.requests)
+    report(f"judge step ({len(samples)} responses, latency {args.judge_latency * 1e3:.0f} ms)", samples, outputs, wall)
+    ideal_all = len(samples) * args.judge_latency / args.concurrency
+    ideal_calls = calls * args.judge_latency / args.concurrency
+    print(f"  judge calls {calls} for {len(samples)} responses: {1 - calls / len(samples):.0%} saved by cache/dedup")
+    print(f"  ideal n*latency/concurrency = {ideal_all:.2f}s without cache; {ideal_calls:.2f}s for the calls made; "
+          f"measured {wall:.2f}s -> {ideal_all / wall:.2f}x the uncached ideal, "
+          f"{ideal_calls / wall:.0%} of the ideal for the calls made")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prompts", type=int, default=512)
+    parser.add_argument("--rollouts", type=int, default=8)
+    parser.add_argument("--math-workers", type=int, default=2)
+    parser.add_argument("--judge-latency", type=float, default=0.2, help="seconds per judge request")
+    parser.add_argument("--concurrency", type=int, default=32, help="judge_max_concurrency")
+    args = parser.parse_args()
+    asyncio.run(bench_rule(args))
+    asyncio.run(bench_judge(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Answers that game a verifier score 0 on every route: empty, every option listed, or the question copied back.
+
+Checked before any verifier or judge runs, so a hack never costs a judge call.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+from rewards.choice import SEVERAL, extract_choice, parse_options
+from rewards.outcome import Reason
+from rewards.text import normalize_text
+
+COPY_MIN_CHARS = 15  # shorter questions ("What color?") cannot be told apart from a short answer
+COPY_SIMILARITY = 0.85
+_OPTION_LINE = re.compile(r"^\s*[(\[]?[A-H]\s*[)\].:：、].*$", re.MULTILINE)
+_PLACEHOLDER = re.compile(r"<image>", re.IGNORECASE)
+
+
+def question_stem(question: str) -> str:
+    """The question without image placeholders and option lines, normalised."""
+    return normalize_text(_OPTION_LINE.sub(" ", _PLACEHOLDER.sub(" ", question)))
+
+
+def copies_question(answer: str, question: str) -> bool:
+    stem, said = question_stem(question), normalize_text(answer)
+    if len(stem) < COPY_MIN_CHARS or len(said) < COPY_MIN_CHARS:
+        return False
+    if 2 * min(len(stem), len(said)) / (len(stem) + len(said)) < COPY_SIMILARITY:  # ratio's upper bound
+        return False
+    matcher = SequenceMatcher(None, said, stem, autojunk=False)
+    return matcher.quick_ratio() >= COPY_SIMILARITY and matcher.ratio() >= COPY_SIMILARITY  # cheap bound first
+
+
+def detect_hack(answer: str, question: str) -> Reason | None:
+    """The hack `answer` commits against `question`, or None."""
+    if not normalize_text(answer):
+        return Reason.EMPTY_ANSWER
+    options = parse_options(question) if question else {}
+    if options and extract_choice(answer, options) is SEVERAL:
+        return Reason.MULTIPLE_OPTIONS
+    if question and copies_question(answer, question):
+        return Reason.COPIED_QUESTION
+    return None

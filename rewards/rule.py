@@ -1,0 +1,63 @@
+"""The rule route: pick the verifier for a sample from its category, or from the reference answer's shape.
+
+`multiple_choice`, `numeric`, `math`, `yes_no` and `short_text` name their verifier. `fill_in_blank`, an
+absent or unknown category, and `descriptive` rows that were routed to rules anyway are typed from the
+reference: an option letter of the question, yes/no, one plain number, LaTeX math, else short text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from data_prep.schema import MATH, MULTIPLE_CHOICE, NUMERIC, SHORT_TEXT, YES_NO
+from rewards.choice import extract_choice, parse_options, verify_choice
+from rewards.math_equiv import verify_math
+from rewards.numeric import Number, looks_like_math, parse_number, verify_numeric
+from rewards.outcome import Outcome
+from rewards.text import normalize_text, verify_short_text, verify_yes_no, yes_no_of
+
+VERIFIED_TYPES = (MULTIPLE_CHOICE, NUMERIC, MATH, YES_NO, SHORT_TEXT)
+_LONE_LETTER = re.compile(r"\s*\(?[A-H]\)?\.?\s*")
+_MATHY = re.compile(r"[=<>^\\]|\d\s*[-+*/]\s*\d")
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    numeric_rel_tol: float = 1e-4
+    math_timeout: float = 5.0
+    math_workers: int = 2
+
+
+def infer_answer_type(reference: str, question: str) -> str:
+    """The verifier a reference answer calls for, when the row's category does not say."""
+    options = parse_options(question)
+    if options and isinstance(extract_choice(reference, options), str):
+        return MULTIPLE_CHOICE
+    if not options and _LONE_LETTER.fullmatch(reference):
+        return MULTIPLE_CHOICE
+    if isinstance(yes_no_of(reference), str) and len(normalize_text(reference).split()) == 1:
+        return YES_NO
+    if isinstance(parse_number(reference), Number) and not looks_like_math(reference):
+        return NUMERIC
+    if looks_like_math(reference) or _MATHY.search(reference):
+        return MATH
+    return SHORT_TEXT
+
+
+async def score_rule(answer: str, reference: str, category: str | None, question: str, cfg: RuleSettings) -> Outcome:
+    """Accuracy of `answer` by the verifier for `category` (inferred from `reference` when not one of ours)."""
+    answer_type = category if category in VERIFIED_TYPES else infer_answer_type(reference, question)
+    if answer_type == MULTIPLE_CHOICE:
+        return verify_choice(answer, reference, question)
+    if answer_type == YES_NO:
+        return verify_yes_no(answer, reference)
+    if answer_type in (NUMERIC, SHORT_TEXT):
+        numeric = verify_numeric(answer, reference, cfg.numeric_rel_tol)
+        if answer_type == SHORT_TEXT and (numeric is None or numeric.acc == 0):
+            return verify_short_text(answer, reference)
+        if numeric is not None:
+            return numeric
+    return await verify_math(
+        answer, reference, timeout=cfg.math_timeout, workers=cfg.math_workers, rel_tol=cfg.numeric_rel_tol
+    )
