@@ -33,6 +33,7 @@ setup(
         "omegaconf>=2.3.0",
         "tensorboard",
         "httpx>=0.27",
+        "cachetools",  # the reward's in-process verdict cache (also a verl-core dependency)
         "tqdm",
         "matplotlib",
         "pillow",

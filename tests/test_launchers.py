@@ -180,6 +180,20 @@ def test_mini_batch_that_does_not_divide_the_step_is_refused(mini):
     assert "ppo_mini_batch_size" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "bad, named",
+    [
+        ("+reward.custom_reward_function.reward_kwargs.judge_ulr=http://x/v1", "judge_ulr"),
+        ("reward.custom_reward_function.reward_kwargs.judge_down_policy=maybe", "judge_down_policy"),
+        ("reward.custom_reward_function.reward_kwargs.judge_url=localhost:8000", "judge_url"),
+    ],
+)
+def test_bad_reward_kwargs_are_refused_before_training(bad, named):
+    result = dry_run("run_grpo.sh", bad)
+    assert result.returncode != 0
+    assert named in result.stderr
+
+
 def test_legacy_reward_keys_are_refused():
     result = dry_run("run_grpo.sh", "custom_reward_function.path=pkg://rewards.hybrid")
     assert result.returncode != 0

@@ -82,6 +82,22 @@ def check_extensions_load(cfg: DictConfig) -> None:
         raise ConfigCheckError("reward.custom_reward_function.path is set but verl loaded no function")
 
 
+def check_reward_kwargs(cfg: DictConfig) -> None:
+    """The hybrid reward never raises during training (a bad kwarg would score every sample 0): fail here."""
+    if cfg.reward.custom_reward_function.get("path") != "pkg://rewards.hybrid":
+        return
+    from rewards.config import DEFAULTS, RewardConfigError, load_config
+
+    kwargs = OmegaConf.to_container(cfg.reward.custom_reward_function.get("reward_kwargs") or {}, resolve=True)
+    unknown = sorted(set(kwargs) - set(DEFAULTS))
+    if unknown:
+        raise ConfigCheckError(f"unknown reward.custom_reward_function.reward_kwargs {unknown}; known: {sorted(DEFAULTS)}")
+    try:
+        load_config(kwargs)
+    except RewardConfigError as exc:
+        raise ConfigCheckError(str(exc)) from None
+
+
 def validate(cfg: DictConfig) -> None:
     """Everything verl's trainer checks at start-up that needs no GPU, plus the recipe's own checks."""
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
@@ -92,6 +108,7 @@ def validate(cfg: DictConfig) -> None:
     check_batch_geometry(cfg)
     validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
     check_extensions_load(cfg)
+    check_reward_kwargs(cfg)
 
 
 def main(argv: list[str] | None = None) -> int:
