@@ -9,6 +9,7 @@ The API key is read from an environment variable named by the caller and never l
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import weakref
@@ -52,17 +53,23 @@ class ChatError(RuntimeError):
         self.reason, self.retryable = reason, retryable
 
 
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+# httpcore's pool bookkeeping grows costly with many requests in flight on one client (measured on loopback:
+# 64 in flight on one client ran ~8x slower than ideal, 16 per client stayed within ~20%), so each event loop
+# gets a few clients and calls take them in turn.
+CLIENTS_PER_LOOP = 4
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[httpx.AsyncClient]]" = weakref.WeakKeyDictionary()
+_turn = itertools.count()
 
 
 def shared_client() -> httpx.AsyncClient:
-    """One pooled client per event loop: verl runs reward functions in several loops and processes."""
+    """A pooled client of the running event loop: verl runs reward functions in several loops and processes."""
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
-        _clients[loop] = client
-    return client
+    clients = _clients.get(loop)
+    if clients is None or any(c.is_closed for c in clients):
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+        clients = [httpx.AsyncClient(limits=limits) for _ in range(CLIENTS_PER_LOOP)]
+        _clients[loop] = clients
+    return clients[next(_turn) % len(clients)]
 
 
 def strip_thinking(text: str) -> str:
