@@ -39,6 +39,10 @@ def completion(content: str, model: str = "scripted") -> str:
     )
 
 
+class _LoopbackServer(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 resets connections when many clients connect at once
+
+
 class ChatServer:
     """`with ChatServer(script) as server:` gives `server.base_url` (ending in /v1) and `server.requests`."""
 
@@ -51,6 +55,7 @@ class ChatServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as two writes: avoid ~40 ms delayed-ACK stalls
 
             def log_message(self, *args):  # keep test output clean
                 pass
@@ -78,7 +83,7 @@ class ChatServer:
                 except (BrokenPipeError, ConnectionResetError):  # client gave up (timeout test)
                     pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _LoopbackServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

@@ -1,0 +1,153 @@
+"""The model roles of the pipeline and the one way every stage calls them: cache first, then a bounded chat call.
+
+Roles: `vlm` (sees the image), `reasoner` (text only), `judge` (descriptive agreement; defaults to the
+reasoner), `arbiter` (optional, sees the image, settles disagreements). Requests to the same server share one
+set of slots, so `--endpoint-concurrency` bounds what each server receives however the roles map onto it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+
+from rewards.chat_client import ChatEndpoint, ChatError, chat
+
+from .images import EncodedImage
+from .store import StageCache, stable_hash
+
+VISION_ROLES = frozenset({"vlm", "arbiter"})
+# httpcore 1.0's pool does work proportional to its open connections on every request event: measured on
+# loopback, 64 requests in flight on one client ran 8x slower than ideal, 16 per client stay within 20%.
+SLOTS_PER_CLIENT = 16
+# call name -> the pipeline stage it belongs to (for reject records and the summary)
+STAGE_OF_CALL = {
+    "caption": "caption",
+    "refine_ask": "refine",
+    "refine_answer": "refine",
+    "describe": "refine",
+    "questions": "questions",
+    "answer_text": "verify",
+    "answer_image": "verify",
+    "arbiter": "verify",
+    "judge": "verify",
+    "cot": "cot",
+}
+
+
+class EndpointError(RuntimeError):
+    """A call that failed after its retries (timeout, connection, HTTP error). The image is retried next run."""
+
+    def __init__(self, call: str, role: str, error: ChatError):
+        super().__init__(f"{role} endpoint, {call} call: {error.reason}")
+        self.call, self.role, self.reason = call, role, error.reason
+        self.stage = STAGE_OF_CALL.get(call, call)
+
+    def record(self, image: str) -> dict:
+        """The rejects-file line for an image this error left undone (`retry`: the next run redoes it)."""
+        reason = f"endpoint_error: {self}"
+        return {"image": image, "stage": self.stage, "reason": reason, "kind": "endpoint_error", "retry": True}
+
+
+class Slots:
+    """The request slots of one server: at most `size` in flight, spread over clients of <= 16 slots each."""
+
+    def __init__(self, size: int):
+        n_clients = math.ceil(size / SLOTS_PER_CLIENT)
+        limits = httpx.Limits(max_connections=SLOTS_PER_CLIENT, max_keepalive_connections=SLOTS_PER_CLIENT)
+        self.clients = [httpx.AsyncClient(limits=limits) for _ in range(n_clients)]
+        self._free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        for i in range(size):
+            self._free.put_nowait(self.clients[i % n_clients])
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[httpx.AsyncClient]:
+        client = await self._free.get()
+        try:
+            yield client
+        finally:
+            self._free.put_nowait(client)
+
+
+@dataclass
+class Models:
+    endpoints: dict[str, ChatEndpoint]  # role -> endpoint
+    cache: StageCache
+    endpoint_concurrency: int = 8
+    params: dict = field(default_factory=dict)  # temperature, seed, max_tokens: sent with every request
+    calls: Counter = field(default_factory=Counter)  # stage -> requests sent
+    cache_hits: Counter = field(default_factory=Counter)  # stage -> replies read from the cache
+    _slots: dict[str, Slots] = field(default_factory=dict)
+
+    def has(self, role: str) -> bool:
+        return role in self.endpoints
+
+    def _server(self, endpoint: ChatEndpoint) -> Slots:
+        if endpoint.base_url not in self._slots:
+            self._slots[endpoint.base_url] = Slots(self.endpoint_concurrency)
+        return self._slots[endpoint.base_url]
+
+    async def aclose(self) -> None:
+        for slots in self._slots.values():
+            for client in slots.clients:
+                await client.aclose()
+
+    def about(self, image: EncodedImage) -> ImageCalls:
+        return ImageCalls(self, image)
+
+    async def ask(self, role: str, stage: str, text: str, image: EncodedImage) -> str:
+        """The reply of `role` to one user turn about `image` (attached for vision roles). Raises EndpointError."""
+        if role not in VISION_ROLES:
+            return await self.send(role, stage, [{"role": "user", "content": text}], image.digest)
+        text_part = {"type": "text", "text": text}
+        messages = [{"role": "user", "content": [image.part(), text_part]}]
+        # The key names the image by digest: hashing megabytes of base64 per lookup buys nothing.
+        keyed = [{"role": "user", "content": [{"type": "image", "sha256": image.digest}, text_part]}]
+        return await self._call(role, stage, messages, keyed, image.digest)
+
+    async def send(self, role: str, stage: str, messages: list[dict], digest: str) -> str:
+        """The reply to text-only `messages` about the image with this digest. Raises EndpointError."""
+        return await self._call(role, stage, messages, messages, digest)
+
+    async def _call(self, role: str, stage: str, messages: list[dict], keyed: list[dict], digest: str) -> str:
+        """Cache first, then one bounded request. The key holds the image digest even for text-only calls, so
+        two images never share a reply."""
+        endpoint = self.endpoints[role]
+        key = stable_hash(
+            {"stage": stage, "model": endpoint.model, "messages": keyed, "image": digest, "params": self.params}
+        )
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.cache_hits[stage] += 1
+            return cached
+        async with self._server(endpoint).slot() as client:
+            self.calls[stage] += 1
+            try:
+                reply = await chat(endpoint, messages, client=client, **self.params)
+            except ChatError as error:
+                raise EndpointError(stage, role, error) from None
+        self.cache.put(key, stage, endpoint.model, reply)
+        return reply
+
+
+@dataclass(frozen=True)
+class ImageCalls:
+    """The models bound to one image: what every stage receives, so no stage can mix up images."""
+
+    models: Models
+    image: EncodedImage
+
+    def has(self, role: str) -> bool:
+        return self.models.has(role)
+
+    async def ask(self, role: str, stage: str, text: str) -> str:
+        return await self.models.ask(role, stage, text, self.image)
+
+    async def send(self, role: str, stage: str, messages: list[dict]) -> str:
+        """A text-only request with its own messages (the judge's system + user prompt)."""
+        return await self.models.send(role, stage, messages, self.image.digest)
