@@ -56,7 +56,7 @@ def step_inputs(tmp_path_factory, tiny_vl_dir):
     out = tmp_path_factory.mktemp("grpo_data")
     prepare(
         REPO / "examples" / "sample" / "wethink_sample.jsonl",
-        REPO / "examples" / "sample",
+        REPO / "examples" / "sample" / "images",
         out,
         val_size=8,
         seed=0,
@@ -75,9 +75,9 @@ def step_inputs(tmp_path_factory, tiny_vl_dir):
     return cfg
 
 
-def _rollout_prompt(row, cfg, dataset_cls, tokenizer, processor):
+def _rollout_prompt(row, cfg, dataset_cls, tokenizer, processor, model_type):
     """What verl's SingleTurnAgentLoop does before it calls the inference server."""
-    from verl.utils.tokenizer.continuous_token import create_continuous_token_builder
+    from verl.utils.tokenizer.continuous_token_wiring import create_continuous_token_builder
 
     messages = list(row["raw_prompt"])
     patch = processor.image_processor.patch_size
@@ -85,7 +85,7 @@ def _rollout_prompt(row, cfg, dataset_cls, tokenizer, processor):
         dataset_cls.process_multi_modal_info(messages, image_patch_size=patch, config=cfg.data)
     )
     builder = create_continuous_token_builder(
-        tokenizer, hf_model_type="qwen2_5_vl", chat_template_kwargs={}, mm_processor_kwargs={}, processor=processor
+        tokenizer, hf_model_type=model_type, chat_template_kwargs={}, mm_processor_kwargs={}, processor=processor
     )
     mm_inputs: dict = {}
     prompt_ids = builder.build_initial_tokens(messages, images=images, videos=videos, mm_inputs_out=mm_inputs)
@@ -106,7 +106,7 @@ def _score(manager, tokenizer, row, prompt_ids, response_ids, response_mask):
             "extra_info": np.array([dict(row["extra_info"])], dtype=object),
         },
     )
-    return asyncio.run(manager.run_single(data))
+    return manager.loop.run_until_complete(manager.run_single(data))  # the loop verl bound it to
 
 
 def _response_log_probs(model, prompt_ids, mm_inputs, responses):
@@ -157,7 +157,7 @@ def test_one_grpo_step_updates_the_policy(step_inputs, tiny_vl_dir):
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     total_loss, all_scores = 0.0, []
     for group, row in enumerate(rows):
-        prompt_ids, mm_inputs = _rollout_prompt(row, cfg, dataset_cls, tokenizer, processor)
+        prompt_ids, mm_inputs = _rollout_prompt(row, cfg, dataset_cls, tokenizer, processor, model.config.model_type)
         gold = f"<think>the options are compared</think><answer>{row['reward_model']['ground_truth']}</answer>"
         target = tokenizer.encode(gold, add_special_tokens=False)[: MAX_NEW_TOKENS - 1]
         force = ForceSomeRows(len(prompt_ids), set(range(FORCED_PER_GROUP)), target, tokenizer.eos_token_id)
@@ -216,7 +216,7 @@ def test_one_grpo_step_updates_the_policy(step_inputs, tiny_vl_dir):
         kl_loss = agg_loss(kl, response_mask, loss_agg_mode=actor_cfg.loss_agg_mode)
         loss = (pg_loss + actor_cfg.kl_loss_coef * kl_loss) / len(rows)
         loss.backward()
-        total_loss += float(loss)
+        total_loss += float(loss.detach())
 
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads, "no parameter received a gradient"

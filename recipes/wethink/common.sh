@@ -51,7 +51,7 @@ if [[ -z "${DATA_DIR:-}" ]]; then
   if [[ $DRY_RUN == 0 && ! -f "$DATA_DIR/train.parquet" ]]; then
     echo "DATA_DIR unset: preparing the bundled sample into $DATA_DIR" >&2
     "$PYTHON" -m data_prep.wethink --jsonl "$REPO_ROOT/examples/sample/wethink_sample.jsonl" \
-      --image-root "$REPO_ROOT/examples/sample" --out "$DATA_DIR" --embed-images --val-size 8
+      --image-root "$REPO_ROOT/examples/sample/images" --out "$DATA_DIR" --embed-images --val-size 8
   fi
 fi
 
