@@ -5,6 +5,7 @@ tiny Qwen2.5-VL forward, which refuses a prompt whose image tokens do not match 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -254,3 +255,21 @@ def test_tiny_model_generates_from_a_prepared_multimodal_prompt(prepared, tiny, 
         generated = tiny_model.generate(**inputs, max_new_tokens=6, do_sample=True, top_k=20)
     assert prompt_len < generated.shape[1] <= prompt_len + 6  # may stop early at EOS
     assert torch.equal(generated[0, :prompt_len], inputs["input_ids"][0])
+
+
+@pytest.mark.parametrize("keep, expected", [(["rule"], {"rule"}), (["model"], {"model"}), (["rule", "model"], {"rule", "model"})])
+def test_keep_reward_methods_drops_the_other_routes(prepared, tiny, keep, expected):
+    """The rule_only ablation: descriptive rows never reach the trainer when only `rule` is kept."""
+    _, out, _ = prepared
+    per_method = json.loads((out / "stats.json").read_text())["reward_method"]
+    cfg = data_config([f"+data.keep_reward_methods=[{','.join(keep)}]"])
+    dataset = load([out / "train.parquet", out / "val.parquet"], cfg, tiny)
+    methods = [dataset[i]["extra_info"]["reward_method"] for i in range(len(dataset))]
+    assert set(methods) == expected
+    assert len(methods) == sum(per_method[m] for m in keep)
+
+
+def test_unknown_keep_reward_method_is_an_error_naming_it(prepared, tiny):
+    _, out, _ = prepared
+    with pytest.raises(ValueError, match="judge"):
+        load([out / "train.parquet"], data_config(["+data.keep_reward_methods=[rule,judge]"]), tiny)

@@ -186,9 +186,10 @@ def test_mini_batch_that_does_not_divide_the_step_is_refused(mini):
         ("+reward.custom_reward_function.reward_kwargs.judge_ulr=http://x/v1", "judge_ulr"),
         ("reward.custom_reward_function.reward_kwargs.judge_down_policy=maybe", "judge_down_policy"),
         ("reward.custom_reward_function.reward_kwargs.judge_url=localhost:8000", "judge_url"),
+        ("data.keep_reward_methods=[rule,judge]", "keep_reward_methods"),
     ],
 )
-def test_bad_reward_kwargs_are_refused_before_training(bad, named):
+def test_bad_reward_settings_are_refused_before_training(bad, named):
     result = dry_run("run_grpo.sh", bad)
     assert result.returncode != 0
     assert named in result.stderr

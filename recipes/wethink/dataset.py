@@ -9,6 +9,8 @@
    OOMs and prompt-length blowups.
 3. `extra_info` carries `question`, `category` and `reward_method` (filled from `prompt`, `ability` and
    `reward_model` when a row lacks them), which the hybrid reward routes on.
+4. `data.keep_reward_methods` (default: both) drops rows of the other routes when the dataset is built; the
+   `rule_only` ablation keeps `[rule]`, so descriptive samples never reach a judge that is not there.
 
 Everything else is verl's. The bounds are applied in both 0.9.1 hooks: `_build_messages` (dataset side)
 and `_process_multi_modal_info` (what the AgentLoop calls on each Ray worker before the processor).
@@ -113,8 +115,32 @@ def completed_extra_info(row: dict, messages: list[dict]) -> dict:
     return info
 
 
+def kept_reward_methods(config: Any) -> frozenset[str]:
+    """`data.keep_reward_methods` as a set; an unknown method is an error that names it."""
+    keep = config.get("keep_reward_methods") if config is not None else None
+    keep = frozenset(REWARD_METHODS if keep is None else keep)
+    unknown = sorted(keep - set(REWARD_METHODS))
+    if unknown or not keep:
+        raise ValueError(f"data.keep_reward_methods={sorted(keep)}: expected a non-empty subset of {list(REWARD_METHODS)}")
+    return keep
+
+
+def row_reward_method(row: dict) -> str | None:
+    """The route a prepared row takes: `extra_info.reward_method`, else `reward_model.style`."""
+    method = (row.get("extra_info") or {}).get("reward_method")
+    return method if method in REWARD_METHODS else (row.get("reward_model") or {}).get("style")
+
+
 class WeThinkDataset(RLHFDataset):
     """verl's RLHFDataset with the WeThink system prompt, bounded images and reward routing fields."""
+
+    def maybe_filter_out_long_prompts(self, dataframe=None):
+        keep = kept_reward_methods(self.config)
+        if keep != frozenset(REWARD_METHODS):
+            before = len(dataframe)
+            dataframe = dataframe.filter(lambda row: row_reward_method(row) in keep)
+            print(f"keep_reward_methods={sorted(keep)}: kept {len(dataframe)} of {before} rows")
+        return super().maybe_filter_out_long_prompts(dataframe)
 
     def _build_messages(self, example: dict, key: str):
         example[key] = with_system_prompt(list(example[key]))

@@ -71,9 +71,16 @@ def check_extensions_load(cfg: DictConfig) -> None:
     from verl.utils.dataset.rl_dataset import get_dataset_class
 
     try:
-        get_dataset_class(cfg.data)
+        dataset_cls = get_dataset_class(cfg.data)
     except (ImportError, AttributeError, FileNotFoundError) as exc:
         raise ConfigCheckError(f"data.custom_cls {dict(cfg.data.custom_cls)} does not load: {exc}") from None
+    from recipes.wethink.dataset import WeThinkDataset, kept_reward_methods
+
+    if issubclass(dataset_cls, WeThinkDataset):
+        try:
+            kept_reward_methods(cfg.data)
+        except ValueError as exc:
+            raise ConfigCheckError(str(exc)) from None
     try:
         loaded = get_custom_reward_fn(cfg)
     except (ImportError, AttributeError, FileNotFoundError, RuntimeError) as exc:
