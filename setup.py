@@ -19,7 +19,6 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["rewards", "rewards.*", "data_prep", "data_prep.*", "recipes", "recipes.*"]),
     package_data={"recipes": ["*/config/*.yaml", "*/*.yaml"], "data_prep": ["synthesize/prompts/*"]},
-    include_package_data=True,
     install_requires=[
         VERL,
         "transformers==5.9.0",  # verl 0.9.1's lock (its vllm/cpu extras pin exactly this)

@@ -21,7 +21,7 @@ from data_prep.images import image_entry
 from data_prep.parquet import RowWriter, sft_schema
 from data_prep.rows import bare_cot, user_text
 from data_prep.validate import Checked, CheckOptions, RejectsWriter, iter_checked
-from data_prep.wethink import check_label_map, check_pixel_bounds
+from data_prep.wethink import add_source_options, check_label_map, check_pixel_bounds, source_kwargs
 
 FORMATS = ("llamafactory", "verl")
 
@@ -159,32 +159,11 @@ def export_sft(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wethink-sft", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jsonl", required=True)
-    parser.add_argument("--image-root", required=True)
-    parser.add_argument("--out", required=True, help="output file (.json for llamafactory, .parquet for verl)")
+    add_source_options(parser, out_help="output file (.json for llamafactory, .parquet for verl)")
     parser.add_argument("--format", choices=FORMATS, default="llamafactory")
-    parser.add_argument("--embed-images", action="store_true", help="verl format: store image bytes, not paths")
-    parser.add_argument("--min-pixels", type=int, default=schema.DEFAULT_MIN_PIXELS)
-    parser.add_argument("--max-pixels", type=int, default=schema.DEFAULT_MAX_PIXELS)
-    parser.add_argument("--reward-map", nargs="+", action="extend", metavar="RAW=rule|model")
-    parser.add_argument("--category-map", nargs="+", action="extend", metavar="RAW=CATEGORY")
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:
-        summary = export_sft(
-            args.jsonl,
-            args.image_root,
-            args.out,
-            fmt=args.format,
-            embed_images=args.embed_images,
-            min_pixels=args.min_pixels,
-            max_pixels=args.max_pixels,
-            reward_map=schema.parse_label_map(args.reward_map, schema.REWARD_METHODS, "--reward-map"),
-            category_map=schema.parse_label_map(args.category_map, schema.CATEGORIES, "--category-map"),
-            workers=args.workers,
-            progress=not args.no_progress,
-        )
+        summary = export_sft(args.jsonl, args.image_root, args.out, fmt=args.format, **source_kwargs(args))
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     print(f"in={summary['in']} = out {summary['out']} + rejects {summary['rejects']}  -> {summary['files']['out']}")

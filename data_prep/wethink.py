@@ -184,17 +184,15 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wethink-prepare", description=__doc__.split("\n\n")[0])
+def add_source_options(p: argparse.ArgumentParser, out_help: str) -> None:
+    """The options every WeThink JSONL reader takes (prepare and SFT export parse rows the same way)."""
     p.add_argument(
         "--jsonl",
         required=True,
         help="WeThink JSONL (problem, answer, category, abilities, refined_cot, image_path, reward)",
     )
     p.add_argument("--image-root", required=True, help="folder that image_path values are relative to")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--val-size", type=int, default=None, help="val rows (default: 5%% of accepted rows, at most 1000)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", required=True, help=out_help)
     p.add_argument("--embed-images", action="store_true", help="store image bytes instead of absolute paths")
     p.add_argument("--min-pixels", type=int, default=schema.DEFAULT_MIN_PIXELS)
     p.add_argument("--max-pixels", type=int, default=schema.DEFAULT_MAX_PIXELS)
@@ -202,6 +200,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category-map", nargs="+", action="extend", metavar="RAW=CATEGORY", help="extra category labels")
     p.add_argument("--workers", type=int, default=None, help="image-check processes (default: CPU count; 1: none)")
     p.add_argument("--no-progress", action="store_true")
+
+
+def source_kwargs(args: argparse.Namespace) -> dict:
+    """Keyword arguments for `prepare` / `export_sft` from `add_source_options`; bad label maps raise ValueError."""
+    return {
+        "embed_images": args.embed_images,
+        "min_pixels": args.min_pixels,
+        "max_pixels": args.max_pixels,
+        "reward_map": schema.parse_label_map(args.reward_map, schema.REWARD_METHODS, "--reward-map"),
+        "category_map": schema.parse_label_map(args.category_map, schema.CATEGORIES, "--category-map"),
+        "workers": args.workers,
+        "progress": not args.no_progress,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wethink-prepare", description=__doc__.split("\n\n")[0])
+    add_source_options(p, out_help="output folder")
+    p.add_argument("--val-size", type=int, default=None, help="val rows (default: 5%% of accepted rows, at most 1000)")
+    p.add_argument("--seed", type=int, default=42)
     return p
 
 
@@ -209,21 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        reward_map = schema.parse_label_map(args.reward_map, schema.REWARD_METHODS, "--reward-map")
-        category_map = schema.parse_label_map(args.category_map, schema.CATEGORIES, "--category-map")
         summary = prepare(
-            args.jsonl,
-            args.image_root,
-            args.out,
-            val_size=args.val_size,
-            seed=args.seed,
-            embed_images=args.embed_images,
-            min_pixels=args.min_pixels,
-            max_pixels=args.max_pixels,
-            reward_map=reward_map,
-            category_map=category_map,
-            workers=args.workers,
-            progress=not args.no_progress,
+            args.jsonl, args.image_root, args.out, val_size=args.val_size, seed=args.seed, **source_kwargs(args)
         )
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
