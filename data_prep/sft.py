@@ -20,8 +20,8 @@ from data_prep import schema
 from data_prep.images import image_entry
 from data_prep.parquet import RowWriter, sft_schema
 from data_prep.rows import bare_cot, user_text
-from data_prep.validate import Checked, CheckOptions, RejectsWriter, iter_checked
-from data_prep.wethink import add_source_options, check_label_map, check_pixel_bounds, source_kwargs
+from data_prep.validate import Checked, RejectsWriter, iter_checked
+from data_prep.wethink import add_source_options, reader_options, source_kwargs
 
 FORMATS = ("llamafactory", "verl")
 
@@ -112,16 +112,14 @@ def export_sft(
         raise ValueError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if embed_images and fmt != "verl":
         raise ValueError("--embed-images applies to --format verl only (LLaMA-Factory reads image paths)")
-    if not os.path.isfile(jsonl):
-        raise FileNotFoundError(f"--jsonl {jsonl!r} is not a file")
-    if not os.path.isdir(image_root):
-        raise FileNotFoundError(f"--image-root {image_root!r} is not a directory")
-    check_pixel_bounds(min_pixels, max_pixels)
-    opts = CheckOptions(
-        image_root=os.path.abspath(image_root),
-        keep_bytes=embed_images,
-        reward_map=check_label_map(reward_map, schema.REWARD_METHODS, "reward_map"),
-        category_map=check_label_map(category_map, schema.CATEGORIES, "category_map"),
+    opts = reader_options(
+        jsonl,
+        image_root,
+        embed_images=embed_images,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+        reward_map=reward_map,
+        category_map=category_map,
         require_cot=True,
     )
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)

@@ -62,11 +62,30 @@ def check_label_map(mapping: Mapping[str, str] | None, allowed: tuple[str, ...],
     return dict(mapping or {})
 
 
-def _check_inputs(jsonl: str, image_root: str) -> None:
+def reader_options(
+    jsonl: str,
+    image_root: str,
+    *,
+    embed_images: bool,
+    min_pixels: int,
+    max_pixels: int,
+    reward_map: Mapping[str, str] | None,
+    category_map: Mapping[str, str] | None,
+    require_cot: bool = False,
+) -> CheckOptions:
+    """Validate a reader's inputs (files, pixel bounds, label maps) and build its row-check options."""
     if not os.path.isfile(jsonl):
         raise FileNotFoundError(f"--jsonl {jsonl!r} is not a file")
     if not os.path.isdir(image_root):
         raise FileNotFoundError(f"--image-root {image_root!r} is not a directory")
+    check_pixel_bounds(min_pixels, max_pixels)
+    return CheckOptions(
+        image_root=os.path.abspath(image_root),
+        keep_bytes=embed_images,
+        reward_map=check_label_map(reward_map, schema.REWARD_METHODS, "reward_map"),
+        category_map=check_label_map(category_map, schema.CATEGORIES, "category_map"),
+        require_cot=require_cot,
+    )
 
 
 def prepare(
@@ -90,13 +109,14 @@ def prepare(
     least one val row. `embed_images` stores image bytes instead of absolute paths (no shared filesystem).
     """
     jsonl, image_root, out_dir = os.fspath(jsonl), os.fspath(image_root), os.fspath(out_dir)
-    _check_inputs(jsonl, image_root)
-    check_pixel_bounds(min_pixels, max_pixels)
-    opts = CheckOptions(
-        image_root=os.path.abspath(image_root),
-        keep_bytes=embed_images,
-        reward_map=check_label_map(reward_map, schema.REWARD_METHODS, "reward_map"),
-        category_map=check_label_map(category_map, schema.CATEGORIES, "category_map"),
+    opts = reader_options(
+        jsonl,
+        image_root,
+        embed_images=embed_images,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+        reward_map=reward_map,
+        category_map=category_map,
     )
     os.makedirs(out_dir, exist_ok=True)
     paths = {name: os.path.join(out_dir, name) for name in ("train.parquet", "val.parquet", "rejects.jsonl")}
