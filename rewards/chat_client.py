@@ -9,10 +9,12 @@ The API key is read from an environment variable named by the caller and never l
 from __future__ import annotations
 
 import asyncio
-import itertools
+import math
 import os
 import re
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -53,23 +55,50 @@ class ChatError(RuntimeError):
         self.reason, self.retryable = reason, retryable
 
 
-# httpcore's pool bookkeeping grows costly with many requests in flight on one client (measured on loopback:
-# 64 in flight on one client ran ~8x slower than ideal, 16 per client stayed within ~20%), so each event loop
-# gets a few clients and calls take them in turn.
-CLIENTS_PER_LOOP = 4
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[httpx.AsyncClient]]" = weakref.WeakKeyDictionary()
-_turn = itertools.count()
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+
+# httpcore's pool does work proportional to its open connections on every request event: measured on loopback,
+# 64 requests in flight on one client ran ~8x slower than ideal, 16 per client stayed within ~20%.
+SLOTS_PER_CLIENT = 16
 
 
 def shared_client() -> httpx.AsyncClient:
-    """A pooled client of the running event loop: verl runs reward functions in several loops and processes."""
+    """One pooled client per event loop, for callers that send few requests at a time (see ClientSlots)."""
     loop = asyncio.get_running_loop()
-    clients = _clients.get(loop)
-    if clients is None or any(c.is_closed for c in clients):
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
-        clients = [httpx.AsyncClient(limits=limits) for _ in range(CLIENTS_PER_LOOP)]
-        _clients[loop] = clients
-    return clients[next(_turn) % len(clients)]
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=SLOTS_PER_CLIENT))
+        _clients[loop] = client
+    return client
+
+
+class ClientSlots:
+    """At most `size` requests in flight, spread over httpx clients of <= SLOTS_PER_CLIENT each.
+
+    For callers with many concurrent requests (the judge, the synthesis pipeline). Belongs to the event loop
+    it is first used in, like the clients it holds.
+    """
+
+    def __init__(self, size: int):
+        n_clients = math.ceil(size / SLOTS_PER_CLIENT)
+        limits = httpx.Limits(max_connections=SLOTS_PER_CLIENT, max_keepalive_connections=SLOTS_PER_CLIENT)
+        self.clients = [httpx.AsyncClient(limits=limits) for _ in range(n_clients)]
+        self._free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        for i in range(size):
+            self._free.put_nowait(self.clients[i % n_clients])
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[httpx.AsyncClient]:
+        """Wait for a free slot; yields the client to pass to `chat(..., client=...)`."""
+        client = await self._free.get()
+        try:
+            yield client
+        finally:
+            self._free.put_nowait(client)
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
 
 
 def strip_thinking(text: str) -> str:

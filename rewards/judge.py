@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from rewards.chat_client import ChatEndpoint, ChatError, chat
+from rewards.chat_client import ChatEndpoint, ChatError, ClientSlots, chat
 from rewards.inflight import InFlight
 from rewards.judge_cache import VerdictCache, verdict_key
 from rewards.outcome import Outcome, Reason
@@ -120,9 +120,7 @@ class Judge:
         self._consecutive_failures = 0
         self._open_until = 0.0
         self._lock = threading.Lock()
-        self._semaphores: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = (
-            weakref.WeakKeyDictionary()
-        )
+        self._slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ClientSlots]" = weakref.WeakKeyDictionary()
 
     async def grade(self, question: str, reference: str, answer: str) -> Outcome:
         """The judge's Outcome for `answer`; never raises, bounded by the endpoint's worst case per request."""
@@ -145,14 +143,14 @@ class Judge:
             score = await asyncio.to_thread(self.cache.get, key)
         return score
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        """One per event loop: an asyncio.Semaphore belongs to the loop it is first used in."""
+    def _loop_slots(self) -> ClientSlots:
+        """`max_concurrency` request slots per event loop (a queue and its clients belong to one loop)."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            semaphore = self._semaphores.get(loop)
-            if semaphore is None:
-                semaphore = self._semaphores[loop] = asyncio.Semaphore(self.settings.max_concurrency)
-            return semaphore
+            slots = self._slots.get(loop)
+            if slots is None:
+                slots = self._slots[loop] = ClientSlots(self.settings.max_concurrency)
+            return slots
 
     def breaker_open(self) -> bool:
         return time.monotonic() < self._open_until
@@ -160,7 +158,7 @@ class Judge:
     async def _request(self, key: str, question: str, reference: str, candidate: str) -> Outcome:
         if self.breaker_open():
             return Outcome.zero(Reason.JUDGE_DOWN)
-        async with self._semaphore():
+        async with self._loop_slots().slot() as client:
             if self.breaker_open():  # it may have opened while this request queued
                 return Outcome.zero(Reason.JUDGE_DOWN)
             self.requests += 1
@@ -168,6 +166,7 @@ class Judge:
                 reply = await chat(
                     self.endpoint,
                     build_messages(question, reference, candidate),
+                    client=client,
                     temperature=0.0,
                     max_tokens=self.settings.max_tokens,
                 )

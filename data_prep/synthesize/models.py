@@ -7,24 +7,15 @@ set of slots, so `--endpoint-concurrency` bounds what each server receives howev
 
 from __future__ import annotations
 
-import asyncio
-import math
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import httpx
-
-from rewards.chat_client import ChatEndpoint, ChatError, chat
+from rewards.chat_client import ChatEndpoint, ChatError, ClientSlots, chat
 
 from .images import EncodedImage
 from .store import StageCache, stable_hash
 
 VISION_ROLES = frozenset({"vlm", "arbiter"})
-# httpcore 1.0's pool does work proportional to its open connections on every request event: measured on
-# loopback, 64 requests in flight on one client ran 8x slower than ideal, 16 per client stay within 20%.
-SLOTS_PER_CLIENT = 16
 # call name -> the pipeline stage it belongs to (for reject records and the summary)
 STAGE_OF_CALL = {
     "caption": "caption",
@@ -54,26 +45,6 @@ class EndpointError(RuntimeError):
         return {"image": image, "stage": self.stage, "reason": reason, "kind": "endpoint_error", "retry": True}
 
 
-class Slots:
-    """The request slots of one server: at most `size` in flight, spread over clients of <= 16 slots each."""
-
-    def __init__(self, size: int):
-        n_clients = math.ceil(size / SLOTS_PER_CLIENT)
-        limits = httpx.Limits(max_connections=SLOTS_PER_CLIENT, max_keepalive_connections=SLOTS_PER_CLIENT)
-        self.clients = [httpx.AsyncClient(limits=limits) for _ in range(n_clients)]
-        self._free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-        for i in range(size):
-            self._free.put_nowait(self.clients[i % n_clients])
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[httpx.AsyncClient]:
-        client = await self._free.get()
-        try:
-            yield client
-        finally:
-            self._free.put_nowait(client)
-
-
 @dataclass
 class Models:
     endpoints: dict[str, ChatEndpoint]  # role -> endpoint
@@ -82,20 +53,19 @@ class Models:
     params: dict = field(default_factory=dict)  # temperature, seed, max_tokens: sent with every request
     calls: Counter = field(default_factory=Counter)  # stage -> requests sent
     cache_hits: Counter = field(default_factory=Counter)  # stage -> replies read from the cache
-    _slots: dict[str, Slots] = field(default_factory=dict)
+    _slots: dict[str, ClientSlots] = field(default_factory=dict)
 
     def has(self, role: str) -> bool:
         return role in self.endpoints
 
-    def _server(self, endpoint: ChatEndpoint) -> Slots:
+    def _server(self, endpoint: ChatEndpoint) -> ClientSlots:
         if endpoint.base_url not in self._slots:
-            self._slots[endpoint.base_url] = Slots(self.endpoint_concurrency)
+            self._slots[endpoint.base_url] = ClientSlots(self.endpoint_concurrency)
         return self._slots[endpoint.base_url]
 
     async def aclose(self) -> None:
         for slots in self._slots.values():
-            for client in slots.clients:
-                await client.aclose()
+            await slots.aclose()
 
     def about(self, image: EncodedImage) -> ImageCalls:
         return ImageCalls(self, image)
