@@ -91,10 +91,13 @@ def _judge_model(kwargs: Mapping[str, Any]) -> str | None:
     )
 
 
-def load_config(kwargs: Mapping[str, Any]) -> RewardConfig:
-    """RewardConfig from verl's kwargs; raises RewardConfigError naming a bad key. Unknown keys are logged once."""
-    unknown = set(kwargs) - set(DEFAULTS) - set(VERL_KWARGS) - _warned_unknown
-    if unknown:
+def load_config(kwargs: Mapping[str, Any], strict: bool = False) -> RewardConfig:
+    """RewardConfig from verl's kwargs; raises RewardConfigError naming a bad key. Unknown keys are logged once
+    (during training), or raise with `strict` (the launchers' --dry-run, where a typo must stop the run)."""
+    unknown = set(kwargs) - set(DEFAULTS) - set(VERL_KWARGS)
+    if unknown and strict:
+        raise RewardConfigError(f"unknown reward kwargs {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
+    if unknown - _warned_unknown:
         _warned_unknown.update(unknown)
         logger.warning("ignoring unknown reward kwargs %s; known: %s", sorted(unknown), ", ".join(DEFAULTS))
     policy = _text(kwargs, "judge_down_policy")
