@@ -18,11 +18,9 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 PROJECT_NAME=${PROJECT_NAME:-wethink}
 EXPERIMENT_NAME=${EXPERIMENT_NAME:-$CONFIG_NAME}
 CKPT_DIR=${CKPT_DIR:-checkpoints/$PROJECT_NAME/$EXPERIMENT_NAME}
-SAVE_FREQ=${SAVE_FREQ:-50}
-TEST_FREQ=${TEST_FREQ:-25}
-TOTAL_EPOCHS=${TOTAL_EPOCHS:-2}
-LOGGER=${LOGGER:-[console,tensorboard]}   # add wandb: LOGGER='[console,tensorboard,wandb]'
-JUDGE_CACHE=${JUDGE_CACHE:-null}          # e.g. $CKPT_DIR/judge_cache.sqlite: verdicts survive restarts
+# Optional knobs, passed only when set (their defaults live in config/wethink_grpo.yaml):
+#   SAVE_FREQ, TEST_FREQ, TOTAL_EPOCHS, LOGGER (e.g. '[console,tensorboard,wandb]'),
+#   JUDGE_CACHE (e.g. $CKPT_DIR/judge_cache.sqlite: verdicts survive restarts).
 SAMPLE_DATA_DIR=${SAMPLE_DATA_DIR:-$REPO_ROOT/outputs/sample_data}
 
 wethink_fail() { echo "error: $*" >&2; exit 1; }
@@ -70,9 +68,9 @@ COMMON_OVERRIDES=(
   trainer.project_name="$PROJECT_NAME"
   trainer.experiment_name="$EXPERIMENT_NAME"
   trainer.default_local_dir="$CKPT_DIR"
-  trainer.save_freq="$SAVE_FREQ"
-  trainer.test_freq="$TEST_FREQ"
-  trainer.total_epochs="$TOTAL_EPOCHS"
-  trainer.logger="$LOGGER"
-  reward.custom_reward_function.reward_kwargs.judge_cache="$JUDGE_CACHE"
 )
+for knob in SAVE_FREQ=trainer.save_freq TEST_FREQ=trainer.test_freq TOTAL_EPOCHS=trainer.total_epochs \
+            LOGGER=trainer.logger JUDGE_CACHE=reward.custom_reward_function.reward_kwargs.judge_cache; do
+  var=${knob%%=*}
+  if [[ -n "${!var:-}" ]]; then COMMON_OVERRIDES+=("${knob#*=}=${!var}"); fi
+done
