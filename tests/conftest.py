@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.tiny_vl import build_tiny_qwen25vl
+from recipes.cpu.tiny_model import build_tiny_qwen25vl
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 
-from tests.tiny_vl import TINY_MAX_PIXELS, TINY_MIN_PIXELS
+from recipes.cpu.tiny_model import TINY_MAX_PIXELS, TINY_MIN_PIXELS
 
 REPO = Path(__file__).resolve().parents[1]
 N_ROLLOUTS = 5

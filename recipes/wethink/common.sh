@@ -1,5 +1,6 @@
 # Sourced by every WeThink launcher (not run on its own). It owns what all variants share:
 #   --dry-run (must be the first argument): compose + validate the config with verl's schema, print it, no GPU;
+#   --smoke (likewise): run verl's real trainer end to end on CPU with a tiny model (recipes/wethink/smoke.py);
 #   fail fast without a GPU otherwise; the bundled sample data when DATA_DIR is unset;
 #   a local run, or `ray job submit` to a running cluster when RAY_ADDRESS is set;
 #   COMMON_OVERRIDES: the Hydra overrides built from the shared environment variables below.
@@ -10,13 +11,21 @@ CONFIG_PATH=pkg://recipes.wethink.config
 PYTHON=${PYTHON:-python3}
 
 DRY_RUN=0
+SMOKE=0
 if [[ "${1:-}" == "--dry-run" ]]; then DRY_RUN=1; shift; fi
+if [[ "${1:-}" == "--smoke" ]]; then SMOKE=1; shift; fi
+# What follows on the command line is the user's: --smoke inserts its CPU overrides before it, so it still wins.
+export WETHINK_USER_OVERRIDES=$#
 
 # Shared knobs (each launcher may set its own defaults before sourcing this file).
 NNODES=${NNODES:-1}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 PROJECT_NAME=${PROJECT_NAME:-wethink}
 EXPERIMENT_NAME=${EXPERIMENT_NAME:-$CONFIG_NAME}
+if [[ $SMOKE == 1 ]]; then
+  # Never next to a real run's checkpoints (resume_mode=auto would pick up the tiny model); absolute for Ray.
+  CKPT_DIR=$(realpath -m "${CKPT_DIR:-checkpoints/smoke/$EXPERIMENT_NAME}")
+fi
 CKPT_DIR=${CKPT_DIR:-checkpoints/$PROJECT_NAME/$EXPERIMENT_NAME}
 # Optional knobs, passed only when set (their defaults live in config/wethink_grpo.yaml):
 #   SAVE_FREQ, TEST_FREQ, TOTAL_EPOCHS, LOGGER (e.g. '[console,tensorboard,wandb]'),
@@ -27,6 +36,8 @@ wethink_fail() { echo "error: $*" >&2; exit 1; }
 
 if [[ $DRY_RUN == 1 ]]; then
   ENTRY=("$PYTHON" -m recipes.wethink.dry_run)
+elif [[ $SMOKE == 1 ]]; then
+  ENTRY=("$PYTHON" -m recipes.wethink.smoke)
 elif [[ -n "${RAY_ADDRESS:-}" ]]; then
   # Multi-node: `ray start --head` / `ray start --address=...` on every node first (README), then submit.
   ENTRY=(ray job submit --address="$RAY_ADDRESS" --working-dir="$REPO_ROOT"
@@ -34,7 +45,8 @@ elif [[ -n "${RAY_ADDRESS:-}" ]]; then
 else
   if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep -q "GPU"; then
     wethink_fail "no NVIDIA GPU found on this machine. verl trains on GPUs only. To check the configuration" \
-      "without a GPU, run: bash ${WETHINK_LAUNCHER:-$0} --dry-run [overrides...]; to use a cluster, set RAY_ADDRESS."
+      "without a GPU, run: bash ${WETHINK_LAUNCHER:-$0} --dry-run [overrides...] (or --smoke to run it end to end" \
+      "on this CPU with a tiny model); to use a cluster, set RAY_ADDRESS."
   fi
   ENTRY=("$PYTHON" -m verl.trainer.main_ppo)
 fi

@@ -65,6 +65,19 @@ def check_batch_geometry(cfg: DictConfig) -> None:
         )
 
 
+def check_hosted_judge_has_its_pool(cfg: DictConfig) -> None:
+    """verl 0.9.1's v1 trainer scores a verl-hosted judge without its own pool through `_compute_reward_colocate`,
+    which passes the reward manager no `data_source`/`reward_model`/`extra_info`: the first reward crashes."""
+    judge = cfg.reward.reward_model
+    if judge.enable and cfg.trainer.get("use_v1", True) and not judge.enable_resource_pool:
+        raise ConfigCheckError(
+            "reward.reward_model.enable=true without reward.reward_model.enable_resource_pool=true crashes verl "
+            "0.9.1's v1 trainer on its first reward (KeyError: 'data_source'); give the judge its own pool: "
+            "reward.reward_model.enable_resource_pool=true reward.reward_model.n_gpus_per_node=N "
+            "reward.reward_model.nnodes=M reward.reward_model.rollout.free_cache_engine=false"
+        )
+
+
 def check_extensions_load(cfg: DictConfig) -> None:
     """Import the dataset class and reward function through verl's own loaders, as every Ray worker will."""
     from verl.trainer.ppo.reward import get_custom_reward_fn
@@ -112,6 +125,7 @@ def validate(cfg: DictConfig) -> None:
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # every interpolation must resolve
     check_no_legacy_reward_keys(cfg)
     check_batch_geometry(cfg)
+    check_hosted_judge_has_its_pool(cfg)
     validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
     check_extensions_load(cfg)
     check_recipe_settings(cfg)

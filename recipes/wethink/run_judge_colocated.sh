@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Hybrid reward with verl hosting the judge (reward.reward_model.*) next to the actor; no external server.
-# Usage: [VAR=value ...] bash recipes/wethink/run_judge_colocated.sh [--dry-run] [hydra overrides...]
+# Hybrid reward with verl hosting the judge (reward.reward_model.*) on its own GPUs; no external server.
+# Default: one 8-GPU node, 4 GPUs train (GPUS_PER_NODE) + 4 judge (reward.reward_model.n_gpus_per_node in the yaml).
+# Usage: [VAR=value ...] bash recipes/wethink/run_judge_colocated.sh [--dry-run|--smoke] [hydra overrides...]
 set -euo pipefail
 CONFIG_NAME=judge_colocated
+GPUS_PER_NODE=${GPUS_PER_NODE:-4}
 MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-VL-7B-Instruct}
 ROLLOUT_TP=${ROLLOUT_TP:-2}
 JUDGE_MODEL_PATH=${JUDGE_MODEL_PATH:-Qwen/Qwen2.5-7B-Instruct}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hybrid reward with a judge you serve yourself (e.g. examples/judge/start_vllm_judge.sh) at JUDGE_URL.
-# Usage: JUDGE_URL=http://judge-host:8000/v1 bash recipes/wethink/run_judge_external.sh [--dry-run] [overrides...]
+# Usage: JUDGE_URL=http://judge-host:8000/v1 bash recipes/wethink/run_judge_external.sh [--dry-run|--smoke] [overrides...]
 set -euo pipefail
 CONFIG_NAME=judge_external
 MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-VL-7B-Instruct}

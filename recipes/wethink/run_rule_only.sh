@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The paper's ablation: rule-based reward only; descriptive samples are dropped, the judge is never called.
-# Usage: [VAR=value ...] bash recipes/wethink/run_rule_only.sh [--dry-run] [hydra overrides...]
+# Usage: [VAR=value ...] bash recipes/wethink/run_rule_only.sh [--dry-run|--smoke] [hydra overrides...]
 set -euo pipefail
 CONFIG_NAME=rule_only
 MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-VL-7B-Instruct}

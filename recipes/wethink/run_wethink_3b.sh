@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # WeThink on Qwen2.5-VL-3B, sized for smaller nodes; same hybrid reward and judge as the paper run.
-# Usage: [VAR=value ...] bash recipes/wethink/run_wethink_3b.sh [--dry-run] [hydra overrides...]
+# Usage: [VAR=value ...] bash recipes/wethink/run_wethink_3b.sh [--dry-run|--smoke] [hydra overrides...]
 set -euo pipefail
 CONFIG_NAME=wethink_3b
 MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-VL-3B-Instruct}

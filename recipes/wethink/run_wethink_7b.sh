@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The paper run: GRPO on Qwen2.5-VL-7B, hybrid reward judged by DeepSeek-V3 (any OpenAI-compatible API).
-# Usage: [VAR=value ...] bash recipes/wethink/run_wethink_7b.sh [--dry-run] [hydra overrides...]
+# Usage: [VAR=value ...] bash recipes/wethink/run_wethink_7b.sh [--dry-run|--smoke] [hydra overrides...]
 set -euo pipefail
 CONFIG_NAME=wethink_7b
 MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-VL-7B-Instruct}

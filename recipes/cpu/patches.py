@@ -1,0 +1,64 @@
+"""The two verl 0.9.1 internals a CPU run has to change, each named, explained, and checked before it is touched.
+
+verl has no extension point for either. Each patch first checks that the thing it changes is still exactly
+what 0.9.1 ships (signature, source text); if verl moved it, `VerlMovedError` stops the run at import time
+instead of silently doing nothing. Nothing here runs unless the CPU backend is loaded (`VERL_PLATFORM=cpu`).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+
+class VerlMovedError(RuntimeError):
+    """A patched verl internal is not where, or not what, 0.9.1 had: the CPU backend must be updated."""
+
+
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        raise VerlMovedError(f"CPU backend: verl internal changed, cannot patch {what}; update recipes/cpu/patches.py")
+
+
+def force_gloo_process_group() -> None:
+    """`verl.utils.distributed.initialize_global_process_group_ray` builds the backend string
+    `cpu:gloo,{device}:{backend}`; on a CPU platform that is `cpu:gloo,cpu:gloo`, which torch rejects
+    (one backend per device). Make its default backend plain `gloo`. Every importer (e.g.
+    `verl.workers.engine_workers`) holds the same function object, so changing its defaults reaches them all."""
+    from verl.utils import distributed
+
+    fn = getattr(distributed, "initialize_global_process_group_ray", None)
+    _require(fn is not None, "verl.utils.distributed.initialize_global_process_group_ray (missing)")
+    params = list(inspect.signature(fn).parameters.values())
+    _require(
+        [p.name for p in params] == ["timeout_second", "backend"] and fn.__defaults__ in ((None, None), (None, "gloo")),
+        f"initialize_global_process_group_ray signature {inspect.signature(fn)}",
+    )
+    _require('backend = backend or f"cpu:gloo,' in inspect.getsource(fn), "initialize_global_process_group_ray body")
+    fn.__defaults__ = (None, "gloo")
+
+
+def unpinned_fsdp2_offload() -> None:
+    """The FSDP2 engine (`verl.workers.engine.fsdp.transformer_impl`) builds `CPUOffloadPolicy(pin_memory=True)`
+    for forward-only models (the reference policy) whatever the config says. Pinning host memory needs an
+    accelerator and raises without one. Give that module a `CPUOffloadPolicy` that never pins."""
+    from verl.workers.engine.fsdp import transformer_impl
+
+    original = getattr(transformer_impl, "CPUOffloadPolicy", None)
+    _require(original is not None, "verl.workers.engine.fsdp.transformer_impl.CPUOffloadPolicy (missing)")
+    if getattr(original, "_wethink_unpinned", False):
+        return
+    _require(
+        "CPUOffloadPolicy(pin_memory=True)" in inspect.getsource(transformer_impl),
+        "transformer_impl's CPUOffloadPolicy(pin_memory=True) call",
+    )
+
+    def cpu_offload_policy(pin_memory: bool = False, **kwargs):
+        return original(pin_memory=False, **kwargs)
+
+    cpu_offload_policy._wethink_unpinned = True
+    transformer_impl.CPUOffloadPolicy = cpu_offload_policy
+
+
+def apply_all() -> None:
+    force_gloo_process_group()
+    unpinned_fsdp2_offload()

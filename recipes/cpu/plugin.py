@@ -1,0 +1,79 @@
+"""A CPU backend for verl 0.9.1: its real trainer (`verl.trainer.main_ppo`) end to end without an accelerator.
+
+Loaded in every verl process through verl's own hook, before anything else of verl runs:
+
+    VERL_USE_EXTERNAL_MODULES=recipes.cpu.plugin VERL_PLATFORM=cpu python -m verl.trainer.main_ppo ... \
+        actor_rollout_ref.rollout.name=hf_cpu trainer.device=cpu ...
+
+(`recipes.wethink.smoke` sets all of this up; see README "Check your fork on CPU"). On import it:
+1. refuses any verl but 0.9.1 (the patches below are written against it);
+2. registers the `cpu` platform (`recipes.cpu.platform`), selected only by `VERL_PLATFORM=cpu`;
+3. registers verl's own FSDP engines for the `cpu` device (verl registers them for cuda/npu only);
+4. registers the `hf_cpu` rollout (`recipes.cpu.rollout`);
+5. applies the two named patches of verl internals (`recipes.cpu.patches`), each failing loudly if moved.
+
+It is for checking integration, never for training a real model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+SUPPORTED_VERL = "0.9.1"
+ROLLOUT_NAME = "hf_cpu"  # recipes.cpu.rollout.ROLLOUT_NAME (not imported here: see _register_rollout)
+ROLLOUT_MODULE = "recipes.cpu.rollout"
+
+
+class UnsupportedVerlError(RuntimeError):
+    """The CPU backend was loaded under a verl it was not written for."""
+
+
+def _check_verl_version() -> None:
+    import verl
+
+    version = getattr(verl, "__version__", "unknown")
+    if version != SUPPORTED_VERL:
+        raise UnsupportedVerlError(
+            f"recipes.cpu (the CPU backend) supports verl=={SUPPORTED_VERL} only, found verl {version}: "
+            f"install verl=={SUPPORTED_VERL} (pip install -e .) or unset VERL_USE_EXTERNAL_MODULES"
+        )
+
+
+def _register_cpu_engines() -> None:
+    from verl.workers.engine.base import EngineRegistry
+    from verl.workers.engine.fsdp.transformer_impl import FSDPEngineWithLMHead, FSDPEngineWithValueHead
+
+    for model_type, engine in (("language_model", FSDPEngineWithLMHead), ("value_model", FSDPEngineWithValueHead)):
+        if "cpu" not in EngineRegistry._engines.get(model_type, {}).get("fsdp2", {}):
+            EngineRegistry.register(model_type=model_type, backend=["fsdp", "fsdp2"], device="cpu")(engine)
+
+
+def _register_rollout() -> None:
+    """`hf_cpu` in verl's replica registry and in its in-worker rollout table (which has no register function).
+    Both by name, imported lazily: `recipes.cpu.rollout` imports verl, and verl imports this module."""
+    from verl.workers.rollout import base
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    from recipes.cpu.patches import VerlMovedError
+
+    table = getattr(base, "_ROLLOUT_REGISTRY", None)
+    if not isinstance(table, dict) or ("vllm", "async") not in table:
+        raise VerlMovedError("verl.workers.rollout.base._ROLLOUT_REGISTRY changed; update recipes/cpu/plugin.py")
+    RolloutReplicaRegistry.register(ROLLOUT_NAME, lambda: importlib.import_module(ROLLOUT_MODULE).HFReplica)
+    table[(ROLLOUT_NAME, "async")] = f"{ROLLOUT_MODULE}.HFServerAdapter"
+
+
+def activate() -> None:
+    """Everything above; idempotent (Python imports a module once per process, tests may call it again)."""
+    _check_verl_version()
+    if os.environ.get("VERL_PLATFORM", "").strip().lower() != "cpu":
+        raise RuntimeError("recipes.cpu.plugin is the CPU backend: load it only with VERL_PLATFORM=cpu")
+    from recipes.cpu import patches, platform  # noqa: F401 - platform registers itself on import
+
+    _register_cpu_engines()
+    _register_rollout()
+    patches.apply_all()
+
+
+activate()
