@@ -4,7 +4,8 @@
 #   fail fast without a GPU otherwise; the bundled sample data when DATA_DIR is unset;
 #   a local run, or `ray job submit` to a running cluster when RAY_ADDRESS is set;
 #   COMMON_OVERRIDES: the Hydra overrides built from the shared environment variables below.
-# The launcher then makes its one verl call: "${ENTRY[@]}" --config-path=... --config-name=... ... "$@"
+# The launcher then makes its one verl call: "${ENTRY[@]}" --config-path=... --config-name=... ... "$@", where ENTRY is
+# `python3 -m recipes.wethink.main` (verl's main_ppo + per-route reward metrics), or --dry-run's / --smoke's module.
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CONFIG_PATH=pkg://recipes.wethink.config
@@ -41,14 +42,14 @@ elif [[ $SMOKE == 1 ]]; then
 elif [[ -n "${RAY_ADDRESS:-}" ]]; then
   # Multi-node: `ray start --head` / `ray start --address=...` on every node first (README), then submit.
   ENTRY=(ray job submit --address="$RAY_ADDRESS" --working-dir="$REPO_ROOT"
-         --runtime-env="$REPO_ROOT/recipes/wethink/runtime_env.yaml" -- python3 -m verl.trainer.main_ppo)
+         --runtime-env="$REPO_ROOT/recipes/wethink/runtime_env.yaml" -- python3 -m recipes.wethink.main)
 else
   if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep -q "GPU"; then
     wethink_fail "no NVIDIA GPU found on this machine. verl trains on GPUs only. To check the configuration" \
       "without a GPU, run: bash ${WETHINK_LAUNCHER:-$0} --dry-run [overrides...] (or --smoke to run it end to end" \
       "on this CPU with a tiny model); to use a cluster, set RAY_ADDRESS."
   fi
-  ENTRY=("$PYTHON" -m verl.trainer.main_ppo)
+  ENTRY=("$PYTHON" -m recipes.wethink.main)
 fi
 
 # Data: a prepared WeThink directory (train.parquet, val.parquet from `python -m data_prep.wethink`),

@@ -1,6 +1,6 @@
 """`--dry-run` for every launcher: compose the exact config the real run gets, check it with verl's own code.
 
-The launchers call `python3 -m verl.trainer.main_ppo --config-path=... --config-name=... OVERRIDES`; with
+The launchers call `python3 -m recipes.wethink.main --config-path=... --config-name=... OVERRIDES`; with
 `--dry-run` they call this module with the same arguments instead. It composes through Hydra against verl
 0.9.1's real `ppo_trainer` schema (an unknown or misspelt key fails, naming the key), runs verl's
 `validate_config` (batch divisibility, micro-batch settings, ...), refuses the legacy reward keys that 0.9.x

@@ -1,10 +1,11 @@
 """`--smoke` for every launcher: verl's real trainer, end to end, on this CPU, with a tiny model.
 
-The launchers call `python3 -m verl.trainer.main_ppo --config-path=... --config-name=... OVERRIDES`; with
+The launchers call `python3 -m recipes.wethink.main --config-path=... --config-name=... OVERRIDES`; with
 `--smoke` they call this module with the same arguments. It builds (once, offline, cached) a tiny random
 Qwen2.5-VL, inserts the overrides a CPU needs and tiny sizes between the launcher's overrides and the user's
 own (which still come last and win), checks the result like `--dry-run`, and then becomes
-`python -m verl.trainer.main_ppo` with verl's CPU backend loaded (`recipes.cpu.plugin`): Ray, the FSDP actor
+the recipe's entry point (`recipes.wethink.main`: verl's `main_ppo` plus per-route metrics) with verl's CPU
+backend loaded (`recipes.cpu.plugin`): Ray, the FSDP actor
 and reference, the agent loop with the `hf_cpu` rollout, the reward loop with this recipe's reward and
 dataset class, validation, checkpoints. It proves the wiring; it never trains a real model.
 
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     env.pop("RAY_ADDRESS", None)  # a smoke run starts its own local Ray
     command = [
-        sys.executable, "-m", "verl.trainer.main_ppo",
+        sys.executable, "-m", "recipes.wethink.main",
         f"--config-path={args.config_path}", f"--config-name={args.config_name}",
         *overrides, f"hydra.run.dir={hydra_dir}",
     ]  # fmt: skip
