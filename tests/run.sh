@@ -16,4 +16,6 @@ python -m pip install -q --upgrade pip
 # verl 0.9.1's torch pins; torchvision is needed by the Qwen2.5-VL processor (runs on CPU).
 python -m pip install -q torch==2.11.0 torchvision==0.26.0
 python -m pip install -q -e ".[test]"
-python -m pytest -q -p no:cacheprovider "$@"
+# Two workers: the end-to-end runs (verl's trainer on CPU, ~1.5 min each) overlap their idle start-up phases.
+# Tests that share one run stay on one worker (xdist_group + --dist loadgroup).
+python -m pytest -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --dist loadgroup --durations=12 "$@"

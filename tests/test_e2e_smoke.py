@@ -23,6 +23,7 @@ from tests.e2e import REPO, SmokeRun, run_smoke
 from tests.openai_server import ChatServer, Reply, last_user_text
 
 pytestmark = pytest.mark.e2e
+PAPER = pytest.mark.xdist_group("paper_run")  # the tests sharing one paper run stay on one xdist worker
 
 JUDGE_KEY_ENV = "WETHINK_E2E_JUDGE_KEY"
 JUDGE_KEY = "e2e-secret-key-123"
@@ -146,6 +147,7 @@ def paper_run(shared, judge, tmp_path_factory):
     return run, run_dir, env
 
 
+@PAPER
 def test_paper_run_trains_end_to_end_with_the_loopback_judge(paper_run, judge):
     run, run_dir, _ = paper_run
     assert_trained_whole(run)
@@ -157,6 +159,7 @@ def test_paper_run_trains_end_to_end_with_the_loopback_judge(paper_run, judge):
     assert not (run_dir / "outputs").exists(), "Hydra wrote outputs/ into the working directory"
 
 
+@PAPER
 def test_paper_run_logs_per_route_reward_metrics_every_step_and_plots_them(paper_run):
     """The recipe's entry point adds wethink/* to what verl logs, at every training step, into tensorboard."""
     from recipes.wethink.plot_run import load_scalars, main as plot_run
@@ -175,6 +178,7 @@ def test_paper_run_logs_per_route_reward_metrics_every_step_and_plots_them(paper
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
+@PAPER
 def test_a_second_run_resumes_from_the_checkpoint(paper_run):
     _, run_dir, env = paper_run
     run = run_smoke(

@@ -195,6 +195,13 @@ def test_bad_reward_settings_are_refused_before_training(bad, named):
     assert named in result.stderr
 
 
+def test_hosted_judge_without_its_own_pool_is_refused_naming_the_fix():
+    """verl 0.9.1's v1 trainer crashes on the first reward of a verl-hosted judge without its own resource pool."""
+    result = dry_run("recipes/wethink/run_judge_colocated.sh", "reward.reward_model.enable_resource_pool=false")
+    assert result.returncode != 0
+    assert "reward.reward_model.enable_resource_pool=true" in result.stderr and "data_source" in result.stderr
+
+
 def test_legacy_reward_keys_are_refused():
     result = dry_run("run_grpo.sh", "custom_reward_function.path=pkg://rewards.hybrid")
     assert result.returncode != 0
