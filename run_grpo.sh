@@ -3,6 +3,7 @@
 #
 #   bash run_grpo.sh                      # trains; with no DATA_DIR, on the bundled sample (examples/sample)
 #   bash run_grpo.sh --dry-run [k=v ...]  # composes + validates the full verl config, prints it, no GPU needed
+#   bash run_grpo.sh --smoke [k=v ...]    # verl's real trainer end to end on this CPU, tiny model, 2 steps
 #
 # Knobs (environment variables): MODEL_PATH, DATA_DIR (from `python -m data_prep.wethink`), NNODES,
 # GPUS_PER_NODE, ROLLOUT_TP, JUDGE_URL, JUDGE_MODEL, JUDGE_API_KEY_ENV (the NAME of the variable with the key),

@@ -228,3 +228,23 @@ def test_every_variant_trains_end_to_end(launcher, shared, judge, tmp_path):
         assert last["val-aux/wethink/route_model/mean@1"] == 0.0
     if launcher.endswith("judge_colocated.sh"):  # verl hosted the judge: its server started with that role
         assert "[hf_cpu] replica 0 (judge)" in run.output
+
+
+def test_dapo_variant_filters_groups_with_nothing_to_learn_and_still_trains_full_batches(shared, tmp_path):
+    """One canned answer per 10 rollouts leaves some groups of 5 with identical rewards: they are filtered out
+    and refilled, and every step still trains on train_batch_size x n samples."""
+    run = run_smoke(
+        "recipes/wethink/run_wethink_dapo.sh",
+        "actor_rollout_ref.rollout.engine_kwargs.hf_cpu.canned_share=0.1",
+        cwd=tmp_path, env=smoke_env(shared, tmp_path),
+    )  # fmt: skip
+    report(run)
+    assert_ran(run, range(1, STEPS + 1))
+    steps = training_steps(run)
+    assert sum(m.get("training/filter_groups/evicted_samples", 0) for m in steps.values()) > 0, "nothing filtered"
+    for metrics in steps.values():
+        assert metrics["wethink/samples"] == 4 * 5  # data.train_batch_size x rollout.n, after refilling
+        assert metrics["critic/score/max"] > metrics["critic/score/min"]  # overlong shaping makes scores < 0
+        assert_update_is_real(metrics)
+        assert_weight_sync(metrics)
+    assert_checkpoints(run, range(1, STEPS + 1))

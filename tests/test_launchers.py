@@ -65,6 +65,14 @@ LAUNCHERS = {
         "reward.custom_reward_function.reward_kwargs.judge_model": "Qwen/Qwen2.5-7B-Instruct",
         "reward.reward_model.enable": False,
     },
+    "recipes/wethink/run_wethink_dapo.sh": {
+        "algorithm.filter_groups.enable": True,
+        "algorithm.filter_groups.metric": "reward",
+        "actor_rollout_ref.actor.clip_ratio_high": 0.28,
+        "reward.reward_manager.name": "dapo",
+        "reward.reward_kwargs.overlong_buffer_cfg.enable": True,
+        "reward.reward_kwargs.max_resp_len": 2048,
+    },
     "recipes/wethink/run_judge_colocated.sh": {
         "reward.reward_model.enable": True,
         "reward.reward_model.model_path": "Qwen/Qwen2.5-7B-Instruct",
@@ -200,6 +208,12 @@ def test_hosted_judge_without_its_own_pool_is_refused_naming_the_fix():
     result = dry_run("recipes/wethink/run_judge_colocated.sh", "reward.reward_model.enable_resource_pool=false")
     assert result.returncode != 0
     assert "reward.reward_model.enable_resource_pool=true" in result.stderr and "data_source" in result.stderr
+
+
+def test_overlong_buffer_longer_than_the_response_is_refused():
+    result = dry_run("recipes/wethink/run_wethink_dapo.sh", "data.max_response_length=256")
+    assert result.returncode != 0
+    assert "overlong_buffer_cfg.len" in result.stderr
 
 
 def test_legacy_reward_keys_are_refused():

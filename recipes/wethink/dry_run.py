@@ -78,6 +78,19 @@ def check_hosted_judge_has_its_pool(cfg: DictConfig) -> None:
         )
 
 
+def check_overlong_buffer(cfg: DictConfig) -> None:
+    """verl's dapo reward manager asserts this in every reward worker at start-up; say it before, with the keys."""
+    overlong = (cfg.reward.get("reward_kwargs") or {}).get("overlong_buffer_cfg") or {}
+    if not overlong.get("enable"):
+        return
+    limit, buffer = cfg.reward.reward_kwargs.get("max_resp_len"), overlong.get("len")
+    if limit is None or buffer is None or not 0 < buffer <= limit:
+        raise ConfigCheckError(
+            f"reward.reward_kwargs.overlong_buffer_cfg.len ({buffer}) must be > 0 and <= "
+            f"reward.reward_kwargs.max_resp_len ({limit})"
+        )
+
+
 def check_extensions_load(cfg: DictConfig) -> None:
     """Import the dataset class and reward function through verl's own loaders, as every Ray worker will."""
     from verl.trainer.ppo.reward import get_custom_reward_fn
@@ -126,6 +139,7 @@ def validate(cfg: DictConfig) -> None:
     check_no_legacy_reward_keys(cfg)
     check_batch_geometry(cfg)
     check_hosted_judge_has_its_pool(cfg)
+    check_overlong_buffer(cfg)
     validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
     check_extensions_load(cfg)
     check_recipe_settings(cfg)

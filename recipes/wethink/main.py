@@ -95,6 +95,7 @@ class WeThinkTrainer(PPOTrainerSync):
             )
             samples = samples_of_step(fields, list(batch.tags))
             metrics.update(step_metrics(samples, prefix=TRAIN_PREFIX))
+            metrics[f"{TRAIN_PREFIX}samples"] = len(samples)  # what the update trained on (full batch under DAPO)
             warning = judge_health(samples, judge_label(self.config), threshold=JUDGE_OK_WARN_BELOW)
             if warning:
                 logger.warning("step %s: %s", global_steps, warning)

@@ -25,6 +25,7 @@ from recipes.cpu.tiny_model import TINY_MAX_PIXELS, TINY_MIN_PIXELS
 
 TINY_MODEL_VERSION = "tiny-qwen25vl-v1"  # bump when tiny_model.py changes what it builds
 STEPS = 2
+SMOKE_RESPONSE_LENGTH = 48
 CANNED_SHARE = 0.4
 CANNED_ANSWER = "<think>I compare the options.</think><answer>B</answer>"
 JUDGE_PROBE_TIMEOUT = 3.0
@@ -68,14 +69,13 @@ def judge_reachable(url: str) -> tuple[bool, str]:
         return False, type(exc).__name__
 
 
-def cpu_overrides(cfg, model: Path) -> list[str]:
+def cpu_overrides(model: Path) -> list[str]:
     """What a CPU needs (device, logical GPUs for Ray, the HF rollout, sdpa, no remove-padding) and tiny sizes."""
-    hosted_judge = bool(cfg.reward.reward_model.enable)
     overrides = [
         "trainer.device=cpu",
         "trainer.nnodes=1",
         "trainer.n_gpus_per_node=1",
-        f"+ray_kwargs.ray_init.num_gpus={2 if hosted_judge else 1}",  # logical GPUs: verl's resource pools ask for GPUs
+        "+ray_kwargs.ray_init.num_gpus=1",  # logical GPUs: verl's resource pools ask for GPUs
         "ray_kwargs.ray_init.num_cpus=16",  # TransferQueue actors reserve a CPU each; 2 real cores would hang
         "+ray_kwargs.ray_init.include_dashboard=false",
         "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
@@ -92,7 +92,7 @@ def cpu_overrides(cfg, model: Path) -> list[str]:
         f"+actor_rollout_ref.rollout.engine_kwargs.hf_cpu.canned_answer='{CANNED_ANSWER}'",
         "data.train_batch_size=4",
         "actor_rollout_ref.actor.ppo_mini_batch_size=2",
-        "data.max_response_length=48",
+        f"data.max_response_length={SMOKE_RESPONSE_LENGTH}",
         f"data.min_pixels={TINY_MIN_PIXELS}",
         f"data.max_pixels={TINY_MAX_PIXELS}",
         "data.dataloader_num_workers=0",
@@ -103,8 +103,18 @@ def cpu_overrides(cfg, model: Path) -> list[str]:
         "trainer.val_before_train=true",
         "trainer.resume_mode=disable",  # a fresh run each time; pass trainer.resume_mode=auto to resume
     ]
-    if hosted_judge:  # the tiny model judges too, on one logical GPU of its own
+    return overrides
+
+
+def config_overrides(cfg, model: Path) -> list[str]:
+    """Tiny sizes for what the variant's own config turns on (read from the config composed with the above)."""
+    overrides = []
+    overlong = (cfg.reward.get("reward_kwargs") or {}).get("overlong_buffer_cfg") or {}
+    if overlong.get("enable"):  # DAPO's overlong buffer must fit inside the tiny response budget
+        overrides.append(f"reward.reward_kwargs.overlong_buffer_cfg.len={SMOKE_RESPONSE_LENGTH // 4}")
+    if cfg.reward.reward_model.enable:  # the tiny model judges too, on one logical GPU of its own
         overrides += [
+            "ray_kwargs.ray_init.num_gpus=2",
             f"reward.reward_model.model_path={model}",
             "reward.reward_model.n_gpus_per_node=1",
             "reward.reward_model.nnodes=1",
@@ -135,8 +145,9 @@ def build_overrides(config_path: str, config_name: str, launcher: list[str], use
     from recipes.wethink.dry_run import compose_config
 
     model = ensure_tiny_model()
-    first = compose_config(config_path, config_name, launcher + user)
-    overrides = launcher + cpu_overrides(first, model)
+    overrides = launcher + cpu_overrides(model)
+    probe = compose_config(config_path, config_name, overrides + user)
+    overrides += config_overrides(probe, model)
     judge, note = judge_overrides(compose_config(config_path, config_name, overrides + user))
     overrides += judge + user
     return overrides, compose_config(config_path, config_name, overrides), [f"model: {model}", note]
