@@ -128,8 +128,8 @@ def assert_checkpoints(run: SmokeRun, steps: range) -> None:
     assert (run.ckpt_dir / "latest_checkpointed_iteration.txt").read_text().strip() == str(steps[-1])
 
 
-def assert_trained_whole(run: SmokeRun) -> None:
-    assert_ran(run, range(1, STEPS + 1))
+def assert_trained_whole(run: SmokeRun, validated_first: bool = True) -> None:
+    assert_ran(run, range(1, STEPS + 1), validated_first)
     for step, metrics in training_steps(run).items():
         assert_reward_has_variance(metrics)
         assert_update_is_real(metrics)
@@ -138,23 +138,29 @@ def assert_trained_whole(run: SmokeRun) -> None:
     assert_checkpoints(run, range(1, STEPS + 1))
 
 
-@pytest.fixture(scope="module")
+_RUNS: dict[str, tuple] = {}  # xdist may tear fixtures down between the tests of one group: run once
+
+
+@pytest.fixture
 def paper_run(shared, judge, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("paper_run")
-    env = smoke_env(shared, run_dir, JUDGE_URL=judge.base_url, JUDGE_API_KEY_ENV=JUDGE_KEY_ENV)
-    run = run_smoke("run_grpo.sh", cwd=run_dir, env=env)
-    report(run)
-    return run, run_dir, env
+    """(run, run_dir, env, judge requests, judge headers) of the paper launcher's --smoke, shared by 3 tests."""
+    if "paper" not in _RUNS:
+        run_dir = tmp_path_factory.mktemp("paper_run")
+        env = smoke_env(shared, run_dir, JUDGE_URL=judge.base_url, JUDGE_API_KEY_ENV=JUDGE_KEY_ENV)
+        run = run_smoke("run_grpo.sh", cwd=run_dir, env=env)
+        report(run)
+        _RUNS["paper"] = (run, run_dir, env, list(judge.requests), list(judge.headers), judge.base_url)
+    return _RUNS["paper"]
 
 
 @PAPER
-def test_paper_run_trains_end_to_end_with_the_loopback_judge(paper_run, judge):
-    run, run_dir, _ = paper_run
+def test_paper_run_trains_end_to_end_with_the_loopback_judge(paper_run):
+    run, run_dir, _, requests, headers, judge_url = paper_run
     assert_trained_whole(run)
-    assert f"judge: {judge.base_url}" in run.output
+    assert f"judge: {judge_url}" in run.output
     # The judge route was reached from verl's reward workers, with the key named by JUDGE_API_KEY_ENV.
-    assert judge.requests, "no request reached the loopback judge"
-    assert all(h.get("Authorization") == f"Bearer {JUDGE_KEY}" for h in judge.headers)
+    assert requests, "no request reached the loopback judge"
+    assert all(h.get("Authorization") == f"Bearer {JUDGE_KEY}" for h in headers)
     assert JUDGE_KEY not in run.output, "the judge key leaked into the logs"
     assert not (run_dir / "outputs").exists(), "Hydra wrote outputs/ into the working directory"
 
@@ -164,7 +170,7 @@ def test_paper_run_logs_per_route_reward_metrics_every_step_and_plots_them(paper
     """The recipe's entry point adds wethink/* to what verl logs, at every training step, into tensorboard."""
     from recipes.wethink.plot_run import load_scalars, main as plot_run
 
-    run, run_dir, _ = paper_run
+    run, run_dir = paper_run[:2]
     for step, metrics in training_steps(run).items():  # the console logger got them too
         assert "wethink/rule/acc" in metrics and "wethink/format" in metrics, f"step {step}"
     scalars = load_scalars(run_dir / "tensorboard")
@@ -180,7 +186,7 @@ def test_paper_run_logs_per_route_reward_metrics_every_step_and_plots_them(paper
 
 @PAPER
 def test_a_second_run_resumes_from_the_checkpoint(paper_run):
-    _, run_dir, env = paper_run
+    _, run_dir, env = paper_run[:3]
     run = run_smoke(
         "run_grpo.sh", "trainer.resume_mode=auto", f"trainer.total_training_steps={STEPS + 1}", cwd=run_dir, env=env
     )
@@ -220,9 +226,10 @@ def test_every_variant_trains_end_to_end(launcher, shared, judge, tmp_path):
     env = smoke_env(shared, tmp_path)
     if launcher.endswith("judge_external.sh"):
         env.update(JUDGE_URL=judge.base_url)
-    run = run_smoke(launcher, cwd=tmp_path, env=env)
+    # Validation before training is proven by the paper run; here validation after each step carries val-aux.
+    run = run_smoke(launcher, "trainer.val_before_train=false", cwd=tmp_path, env=env)
     report(run)
-    assert_trained_whole(run)
+    assert_trained_whole(run, validated_first=False)
     last = run.steps[STEPS]
     if launcher.endswith("rule_only.sh"):  # descriptive rows are dropped: nothing reaches a judge
         assert last["val-aux/wethink/route_model/mean@1"] == 0.0
@@ -235,11 +242,11 @@ def test_dapo_variant_filters_groups_with_nothing_to_learn_and_still_trains_full
     and refilled, and every step still trains on train_batch_size x n samples."""
     run = run_smoke(
         "recipes/wethink/run_wethink_dapo.sh",
-        "actor_rollout_ref.rollout.engine_kwargs.hf_cpu.canned_share=0.1",
+        "actor_rollout_ref.rollout.engine_kwargs.hf_cpu.canned_share=0.1", "trainer.val_before_train=false",
         cwd=tmp_path, env=smoke_env(shared, tmp_path),
     )  # fmt: skip
     report(run)
-    assert_ran(run, range(1, STEPS + 1))
+    assert_ran(run, range(1, STEPS + 1), validated_first=False)
     steps = training_steps(run)
     assert sum(m.get("training/filter_groups/evicted_samples", 0) for m in steps.values()) > 0, "nothing filtered"
     for metrics in steps.values():

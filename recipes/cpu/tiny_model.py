@@ -1,8 +1,8 @@
 """A tiny but real Qwen2.5-VL stack (tokenizer, processor, optionally a random model), built offline in seconds.
 
-Why: tests must exercise the exact processor path the rollout takes (chat template -> image pads -> image
-features) and a real `generate`, without downloading a 7B checkpoint. Everything here is the genuine
-transformers class (`Qwen2VLImageProcessor`, `Qwen2VLVideoProcessor`, `Qwen2_5_VLProcessor`,
+Why: `--smoke` and the tests must exercise the exact processor path the rollout takes (chat template -> image
+pads -> image features), a real `generate` and verl's real trainer, without downloading a 7B checkpoint.
+Everything here is the genuine transformers class (`Qwen2VLImageProcessor`, `Qwen2VLVideoProcessor`, `Qwen2_5_VLProcessor`,
 `Qwen2_5_VLForConditionalGeneration`); only the sizes are small. The tokenizer is a byte-level BPE trained in
 memory, carrying Qwen2-VL's special tokens, so verl reads the same special-token names it reads from Qwen.
 """

@@ -25,7 +25,7 @@ from recipes.cpu.tiny_model import TINY_MAX_PIXELS, TINY_MIN_PIXELS
 
 TINY_MODEL_VERSION = "tiny-qwen25vl-v1"  # bump when tiny_model.py changes what it builds
 STEPS = 2
-SMOKE_RESPONSE_LENGTH = 48
+SMOKE_RESPONSE_LENGTH = 32  # the canned answer is 26 tokens of the tiny tokenizer, plus EOS
 CANNED_SHARE = 0.4
 CANNED_ANSWER = "<think>I compare the options.</think><answer>B</answer>"
 JUDGE_PROBE_TIMEOUT = 3.0
