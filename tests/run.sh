@@ -17,5 +17,4 @@ python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.11.0 torchvision==0.26.0
 python -m pip install -q -e ".[test]"
 # Two workers: the end-to-end runs (verl's trainer on CPU, ~1.5 min each) overlap their idle start-up phases.
-# Tests that share one run stay on one worker (xdist_group + --dist loadgroup).
-python -m pytest -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --dist loadgroup --durations=12 "$@"
+python -m pytest -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --durations=12 "$@"

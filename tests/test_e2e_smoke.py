@@ -23,7 +23,6 @@ from tests.e2e import REPO, SmokeRun, run_smoke
 from tests.openai_server import ChatServer, Reply, last_user_text
 
 pytestmark = pytest.mark.e2e
-PAPER = pytest.mark.xdist_group("paper_run")  # the tests sharing one paper run stay on one xdist worker
 
 JUDGE_KEY_ENV = "WETHINK_E2E_JUDGE_KEY"
 JUDGE_KEY = "e2e-secret-key-123"
@@ -60,8 +59,9 @@ def shared(tmp_path_factory):
     return {"cache": cache, "data": data}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def judge():
+    """A loopback judge of the test's own (its requests and headers are this test's alone)."""
     with ChatServer(grading_judge) as server:
         yield server
 
@@ -138,39 +138,18 @@ def assert_trained_whole(run: SmokeRun, validated_first: bool = True) -> None:
     assert_checkpoints(run, range(1, STEPS + 1))
 
 
-_RUNS: dict[str, tuple] = {}  # xdist may tear fixtures down between the tests of one group: run once
-
-
-@pytest.fixture
-def paper_run(shared, judge, tmp_path_factory):
-    """(run, run_dir, env, judge requests, judge headers) of the paper launcher's --smoke, shared by 3 tests."""
-    if "paper" not in _RUNS:
-        run_dir = tmp_path_factory.mktemp("paper_run")
-        env = smoke_env(shared, run_dir, JUDGE_URL=judge.base_url, JUDGE_API_KEY_ENV=JUDGE_KEY_ENV)
-        run = run_smoke("run_grpo.sh", cwd=run_dir, env=env)
-        report(run)
-        _RUNS["paper"] = (run, run_dir, env, list(judge.requests), list(judge.headers), judge.base_url)
-    return _RUNS["paper"]
-
-
-@PAPER
-def test_paper_run_trains_end_to_end_with_the_loopback_judge(paper_run):
-    run, run_dir, _, requests, headers, judge_url = paper_run
-    assert_trained_whole(run)
-    assert f"judge: {judge_url}" in run.output
-    # The judge route was reached from verl's reward workers, with the key named by JUDGE_API_KEY_ENV.
-    assert requests, "no request reached the loopback judge"
-    assert all(h.get("Authorization") == f"Bearer {JUDGE_KEY}" for h in headers)
+def assert_judge_reached_with_its_key(run: SmokeRun, judge: ChatServer) -> None:
+    """The judge route was reached from verl's reward workers, with the key named by JUDGE_API_KEY_ENV."""
+    assert f"judge: {judge.base_url}" in run.output
+    assert judge.requests, "no request reached the loopback judge"
+    assert all(h.get("Authorization") == f"Bearer {JUDGE_KEY}" for h in judge.headers)
     assert JUDGE_KEY not in run.output, "the judge key leaked into the logs"
-    assert not (run_dir / "outputs").exists(), "Hydra wrote outputs/ into the working directory"
 
 
-@PAPER
-def test_paper_run_logs_per_route_reward_metrics_every_step_and_plots_them(paper_run):
+def assert_wethink_metrics_every_step_and_plot(run: SmokeRun, run_dir) -> None:
     """The recipe's entry point adds wethink/* to what verl logs, at every training step, into tensorboard."""
     from recipes.wethink.plot_run import load_scalars, main as plot_run
 
-    run, run_dir = paper_run[:2]
     for step, metrics in training_steps(run).items():  # the console logger got them too
         assert "wethink/rule/acc" in metrics and "wethink/format" in metrics, f"step {step}"
     scalars = load_scalars(run_dir / "tensorboard")
@@ -184,17 +163,25 @@ def test_paper_run_logs_per_route_reward_metrics_every_step_and_plots_them(paper
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
-@PAPER
-def test_a_second_run_resumes_from_the_checkpoint(paper_run):
-    _, run_dir, env = paper_run[:3]
-    run = run_smoke(
-        "run_grpo.sh", "trainer.resume_mode=auto", f"trainer.total_training_steps={STEPS + 1}", cwd=run_dir, env=env
-    )
+def test_paper_run_end_to_end_with_the_loopback_judge_then_resume(shared, judge, tmp_path):
+    """The paper launcher's --smoke: trains, reaches the judge, logs wethink/* every step; a second run resumes.
+    One test, so the resume always finds the first run's checkpoints (xdist may put tests on other workers)."""
+    env = smoke_env(shared, tmp_path, JUDGE_URL=judge.base_url, JUDGE_API_KEY_ENV=JUDGE_KEY_ENV)
+    run = run_smoke("run_grpo.sh", cwd=tmp_path, env=env)
     report(run)
-    assert_ran(run, range(STEPS + 1, STEPS + 2))  # only step 3: steps 1-2 came from the checkpoint
-    assert_update_is_real(run.steps[STEPS + 1])
-    assert_weight_sync(run.steps[STEPS + 1])
-    assert_checkpoints(run, range(1, STEPS + 2))
+    assert_trained_whole(run)
+    assert_judge_reached_with_its_key(run, judge)
+    assert not (tmp_path / "outputs").exists(), "Hydra wrote outputs/ into the working directory"
+    assert_wethink_metrics_every_step_and_plot(run, tmp_path)
+
+    resumed = run_smoke(
+        "run_grpo.sh", "trainer.resume_mode=auto", f"trainer.total_training_steps={STEPS + 1}", cwd=tmp_path, env=env
+    )
+    report(resumed)
+    assert_ran(resumed, range(STEPS + 1, STEPS + 2))  # only step 3: steps 1-2 came from the checkpoint
+    assert_update_is_real(resumed.steps[STEPS + 1])
+    assert_weight_sync(resumed.steps[STEPS + 1])
+    assert_checkpoints(resumed, range(1, STEPS + 2))
 
 
 def test_negative_control_weight_sync_assertion_fails_without_sync(shared, tmp_path):

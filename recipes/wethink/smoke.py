@@ -3,11 +3,11 @@
 The launchers call `python3 -m recipes.wethink.main --config-path=... --config-name=... OVERRIDES`; with
 `--smoke` they call this module with the same arguments. It builds (once, offline, cached) a tiny random
 Qwen2.5-VL, inserts the overrides a CPU needs and tiny sizes between the launcher's overrides and the user's
-own (which still come last and win), checks the result like `--dry-run`, and then becomes
-the recipe's entry point (`recipes.wethink.main`: verl's `main_ppo` plus per-route metrics) with verl's CPU
-backend loaded (`recipes.cpu.plugin`): Ray, the FSDP actor
-and reference, the agent loop with the `hf_cpu` rollout, the reward loop with this recipe's reward and
-dataset class, validation, checkpoints. It proves the wiring; it never trains a real model.
+own (which still come last and win), checks the result like `--dry-run`, and then becomes the recipe's entry
+point (`recipes.wethink.main`: verl's `main_ppo` plus per-route metrics) with verl's CPU backend loaded
+(`recipes.cpu.plugin`): Ray, the FSDP actor and reference, the agent loop with the `hf_cpu` rollout, the reward
+loop with this recipe's reward and dataset class, validation, checkpoints. It proves the wiring; it never trains
+a real model.
 
 The launcher tells it how many trailing arguments are the user's (`WETHINK_USER_OVERRIDES`).
 """
