@@ -1,0 +1,111 @@
+"""The `hf_cpu` rollout server in-process (no Ray): what verl's agent loop and weight sync rely on.
+
+The end-to-end runs prove it inside verl's trainer; these pin down its contract in seconds: sampled tokens come
+with the model's own log-probs, the canned-answer switch forces exactly its share of *sampled* requests (never a
+greedy one) and its tokens still get the model's log-probs, weights load 1:1 by name or fail loudly, and the
+judge's chat-completions answer has the OpenAI shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+
+import pytest
+import torch
+
+from recipes.cpu.rollout import DEFAULT_CANNED_ANSWER, HFServer, engine_options
+from verl.workers.rollout.replica import RolloutMode
+
+
+def make_server(model_dir, mode=RolloutMode.COLOCATED, **options) -> HFServer:
+    config = types.SimpleNamespace(
+        engine_kwargs={"hf_cpu": options} if options else {},
+        load_format="dummy" if mode == RolloutMode.HYBRID else "auto",
+        max_model_len=None,
+        prompt_length=256,
+        response_length=24,
+    )
+    model_config = types.SimpleNamespace(path=str(model_dir), local_path=None)
+    return HFServer(config, model_config, mode, replica_rank=0, is_reward_model=False)
+
+
+def prompt_ids(server: HFServer) -> list[int]:
+    return server.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "How many circles are there?"}], add_generation_prompt=True, tokenize=True
+    )["input_ids"]
+
+
+def generate(server: HFServer, ids: list[int], temperature: float):
+    params = {"temperature": temperature, "top_p": 1.0, "top_k": -1, "logprobs": True}
+    return asyncio.run(server.generate(ids, params, request_id="r"))
+
+
+def model_log_probs(server: HFServer, ids: list[int], tokens: list[int]) -> torch.Tensor:
+    full = torch.tensor([ids + tokens])
+    with torch.no_grad():
+        logits = server.model(input_ids=full, attention_mask=torch.ones_like(full)).logits[0, len(ids) - 1 : -1]
+    return torch.log_softmax(logits.float(), dim=-1).gather(1, torch.tensor(tokens)[:, None])[:, 0]
+
+
+def test_sampled_tokens_carry_the_models_own_log_probs(tiny_vl_dir):
+    server = make_server(tiny_vl_dir)
+    ids = prompt_ids(server)
+    out = generate(server, ids, temperature=1.0)
+    assert 0 < len(out.token_ids) <= 24 and len(out.log_probs) == len(out.token_ids)
+    assert torch.allclose(torch.tensor(out.log_probs), model_log_probs(server, ids, out.token_ids), atol=1e-4)
+    assert out.extra_fields["global_steps"] is None  # the v1 trainer reads the key for every sample
+    vision = set(server.suppress)
+    assert vision and not vision & set(out.token_ids), "vision special tokens must never be sampled"
+
+
+def test_canned_share_forces_exactly_that_share_of_sampled_requests_never_greedy_ones(tiny_vl_dir):
+    server = make_server(tiny_vl_dir, canned_share=0.4)
+    ids = prompt_ids(server)
+    canned = server.tokenizer.encode(DEFAULT_CANNED_ANSWER, add_special_tokens=False) + [server.eos_ids[0]]
+    sampled = [generate(server, ids, temperature=1.0) for _ in range(10)]
+    forced = [out for out in sampled if out.token_ids == canned[:24]]
+    assert len(forced) == 4
+    # the forced tokens still get the model's log-probs (what the actor will compute for them)
+    assert torch.allclose(torch.tensor(forced[0].log_probs), model_log_probs(server, ids, forced[0].token_ids), atol=1e-4)
+    greedy = [generate(server, ids, temperature=0.0) for _ in range(5)]
+    assert all(out.token_ids != canned[:24] for out in greedy)
+
+
+def test_weights_load_by_name_and_a_mismatch_fails_loudly(tiny_vl_dir):
+    server = make_server(tiny_vl_dir, mode=RolloutMode.HYBRID)  # dummy weights until the first sync
+    actor = make_server(tiny_vl_dir).model  # the "actor": the checkpoint's weights
+    state = {name: tensor.to(torch.bfloat16) for name, tensor in actor.state_dict().items()}  # verl sends bf16
+    assert server.update_weights(state, global_steps=3) == len(state)
+    assert server.global_steps == 3
+    for name, param in server.model.named_parameters():
+        assert torch.equal(param.detach(), state[name].float()), name
+    with pytest.raises(KeyError, match="no rollout parameter"):
+        server.update_weights({**state, "model.not_a_layer.weight": torch.zeros(1)})
+    partial = dict(list(state.items())[:-3])
+    with pytest.raises(KeyError, match="did not send"):
+        server.update_weights(partial)
+
+
+def test_ignore_weight_updates_is_a_real_switch(tiny_vl_dir):
+    server = make_server(tiny_vl_dir, mode=RolloutMode.HYBRID, ignore_weight_updates=True)
+    before = {n: p.detach().clone() for n, p in server.model.named_parameters()}
+    actor = make_server(tiny_vl_dir).model
+    server.update_weights(dict(actor.state_dict()), global_steps=1)
+    assert all(torch.equal(before[n], p.detach()) for n, p in server.model.named_parameters())
+
+
+def test_chat_completion_answers_in_the_openai_shape(tiny_vl_dir):
+    server = make_server(tiny_vl_dir)
+    body = {"model": "judge", "messages": [{"role": "user", "content": "Score (1, 0.5 or 0):"}], "max_tokens": 8}
+    reply = asyncio.run(server.chat_completion(body))
+    assert reply["object"] == "chat.completion" and reply["model"] == "judge"
+    assert isinstance(reply["choices"][0]["message"]["content"], str)
+
+
+@pytest.mark.parametrize(
+    "options, named", [({"canned_share": 1.5}, "canned_share"), ({"cannd_share": 0.4}, "unknown keys")]
+)
+def test_bad_switches_are_refused_naming_the_key(options, named):
+    with pytest.raises(ValueError, match=named):
+        engine_options(types.SimpleNamespace(engine_kwargs={"hf_cpu": options}))
