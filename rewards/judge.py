@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import socket
 import threading
 import time
 import weakref
@@ -119,6 +121,7 @@ class Judge:
         self.unparseable = 0
         self._consecutive_failures = 0
         self._open_until = 0.0
+        self._refused_logged = False
         self._lock = threading.Lock()
         self._slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ClientSlots]" = weakref.WeakKeyDictionary()
 
@@ -191,6 +194,8 @@ class Judge:
         return Outcome(score, judged=True, judge_ok=True)
 
     def _record_failure(self, reason: str) -> None:
+        if reason in ("HTTP 401", "HTTP 403"):
+            self._log_refused_key(reason)
         with self._lock:
             self.failures += 1
             self._consecutive_failures += 1
@@ -204,6 +209,21 @@ class Judge:
                 self.endpoint.base_url, self.endpoint.model, reason, failures,
                 f"; treated as down for {self.settings.breaker_cooldown:g}s" if opened else "",
             )
+
+    def _log_refused_key(self, reason: str) -> None:
+        """A refused key fails every judge call of the run: say so once, loudly, naming the variable (never its value)."""
+        with self._lock:
+            if self._refused_logged:
+                return
+            self._refused_logged = True
+        name = self.endpoint.api_key_env
+        where = f"${name} ({'set' if name and os.environ.get(name) else 'NOT set'} in this process on {socket.gethostname()})"
+        logger.error(
+            "judge %s refused the request (%s): its API key comes from %s; judge-route samples score per "
+            "judge_down_policy until fixed. On a Ray cluster every node's reward workers need it: the launchers pass "
+            "the variable named by JUDGE_API_KEY_ENV in the job's runtime env",
+            self.endpoint.base_url, reason, where if name else "no variable (judge_api_key_env is null)",
+        )
 
     def _record_success(self) -> None:
         with self._lock:

@@ -1,8 +1,10 @@
 """Judge verdicts by (judge model, prompt version, question, reference, answer): in memory, optionally on disk.
 
 GRPO samples several answers per question and many of them repeat, so most judge calls are repeats. The disk
-cache is one SQLite file in WAL mode: the several reward worker processes (and restarts of a run) share it
-safely, and a verdict written by one worker is visible to the others on their next miss.
+cache is one SQLite file in WAL mode per node: the several reward worker processes of a node (and restarts of a
+run) share it safely, and a verdict written by one worker is visible to the others on their next miss. SQLite's
+WAL mode is for one host only, so the configured path gets the node's host name inserted
+(`cache.sqlite` -> `cache.<host>.sqlite`): on a filesystem shared by several nodes each node writes its own file.
 """
 
 from __future__ import annotations
@@ -11,12 +13,21 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import sqlite3
 import threading
 
 from cachetools import LRUCache
 
 logger = logging.getLogger(__name__)
+
+
+def node_local_path(path: str, host: str | None = None) -> str:
+    """`dir/name.ext` -> `dir/name.<host>.ext`: one SQLite file per node, safe on a shared filesystem."""
+    host = host or socket.gethostname() or "localhost"
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in host)
+    root, ext = os.path.splitext(path)
+    return f"{root}.{safe}{ext or '.sqlite'}"
 
 
 def verdict_key(*parts: str) -> str:
@@ -28,12 +39,12 @@ class VerdictCache:
     """get/put of float verdicts; thread-safe; disk errors are logged and degrade to memory only."""
 
     def __init__(self, path: str | None = None, max_memory_entries: int = 200_000):
-        self.path = path
+        self.path = node_local_path(path) if path else None
         self._memory: LRUCache = LRUCache(maxsize=max_memory_entries)
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        if path:
-            self._db = self._open(path)
+        if self.path:
+            self._db = self._open(self.path)
 
     @staticmethod
     def _open(path: str) -> sqlite3.Connection | None:

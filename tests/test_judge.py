@@ -7,6 +7,7 @@ inside the <reference_answer> / <candidate_answer> fences, so prompt constructio
 import asyncio
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -296,3 +297,27 @@ async def test_verdicts_survive_a_restart_through_the_persistent_cache(tmp_path)
     key = verdict_key(PROMPT_VERSION, "judge", QUESTION, REFERENCE, "A dog in a park.")
     assert VerdictCache(path).get(key) == 0.5
     assert json.dumps(again)  # plain scalars only
+
+
+def test_the_cache_file_is_per_node_so_a_shared_filesystem_never_sees_two_hosts_in_one_wal(tmp_path):
+    from rewards.judge_cache import node_local_path
+
+    assert node_local_path("/shared/run/judge.sqlite", host="node-1") == "/shared/run/judge.node-1.sqlite"
+    assert node_local_path("/shared/run/judge", host="gpu 7.local") == "/shared/run/judge.gpu_7_local.sqlite"
+    assert node_local_path("a.db", host="n1") != node_local_path("a.db", host="n2")
+    cache = VerdictCache(str(tmp_path / "judge.sqlite"))
+    cache.put("k", 1.0)
+    assert cache.path == node_local_path(str(tmp_path / "judge.sqlite")) and os.path.exists(cache.path)
+
+
+async def test_a_refused_key_is_one_error_naming_the_variable_never_its_value(caplog, monkeypatch):
+    monkeypatch.setenv("WETHINK_TEST_JUDGE_KEY", "sk-do-not-print-me")
+    with ChatServer(lambda request: Reply(status=401, body='{"error": "invalid key"}')) as server:
+        kwargs = judge_kwargs(server, judge_api_key_env="WETHINK_TEST_JUDGE_KEY")
+        with caplog.at_level(logging.ERROR, logger="rewards.judge"):
+            results = [await judge_score(f"A cat {i}.", kwargs) for i in range(3)]
+    assert all(r["judge_ok"] == 0 and r["acc"] == 0 for r in results)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, errors
+    assert "HTTP 401" in errors[0] and "$WETHINK_TEST_JUDGE_KEY (set" in errors[0]
+    assert "sk-do-not-print-me" not in caplog.text
