@@ -239,3 +239,49 @@ def test_real_run_without_gpu_fails_fast_and_names_dry_run():
     )
     assert result.returncode != 0
     assert "--dry-run" in result.stderr and "GPU" in result.stderr
+
+
+def test_cluster_run_makes_paths_absolute_and_passes_the_judge_key_by_name_only(tmp_path):
+    """With RAY_ADDRESS every worker's cwd is Ray's per-job copy on its node: relative paths would scatter."""
+    result = subprocess.run(
+        ["bash", str(REPO / "run_grpo.sh"), "--dry-run"],
+        cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if k != "DATA_DIR"}, "RAY_ADDRESS": "http://127.0.0.1:8265",
+             "CKPT_DIR": "ckpt/run1", "JUDGE_CACHE": "cache/judge.sqlite", "DEEPSEEK_API_KEY": "sk-never-printed"},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    cfg = composed(result)
+    assert cfg.trainer.default_local_dir == str(tmp_path / "ckpt" / "run1")
+    assert cfg.reward.custom_reward_function.reward_kwargs.judge_cache == str(tmp_path / "cache" / "judge.sqlite")
+    assert "ray job submit --address=http://127.0.0.1:8265" in result.stderr
+    assert "$DEEPSEEK_API_KEY passed to every worker" in result.stderr
+    assert "sk-never-printed" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "knob, value", [("DATA_DIR", "no/such/data"), ("MODEL_PATH", "./no/such/model")]
+)
+def test_cluster_run_refuses_inputs_that_are_not_there(knob, value, tmp_path):
+    env = {**os.environ, "RAY_ADDRESS": "http://127.0.0.1:8265", knob: value}
+    result = subprocess.run(
+        ["bash", str(REPO / "run_grpo.sh"), "--dry-run"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"{knob}={tmp_path}/" in result.stderr
+
+
+def test_runtime_env_file_is_private_and_carries_the_named_key(tmp_path, monkeypatch):
+    import yaml
+
+    from recipes.wethink.runtime_env import main as write_runtime_env
+
+    monkeypatch.setenv("MY_JUDGE_KEY", "sk-123")
+    out = tmp_path / "env.yaml"
+    base = REPO / "recipes" / "wethink" / "runtime_env.yaml"
+    assert write_runtime_env(["--base", str(base), "--out", str(out), "--pass", "MY_JUDGE_KEY",
+                              "--pass", "UNSET_KEY_NAME", "--set", "TENSORBOARD_DIR=/abs/tb"]) == 0  # fmt: skip
+    assert out.stat().st_mode & 0o777 == 0o600
+    env = yaml.safe_load(out.read_text())
+    assert env["env_vars"]["MY_JUDGE_KEY"] == "sk-123" and env["env_vars"]["TENSORBOARD_DIR"] == "/abs/tb"
+    assert "UNSET_KEY_NAME" not in env["env_vars"] and "tensorboard_log/" in env["excludes"]

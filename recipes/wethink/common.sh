@@ -35,14 +35,54 @@ SAMPLE_DATA_DIR=${SAMPLE_DATA_DIR:-$REPO_ROOT/outputs/sample_data}
 
 wethink_fail() { echo "error: $*" >&2; exit 1; }
 
+# A cluster run (RAY_ADDRESS): every worker's current directory is Ray's per-job copy on its own node, so relative
+# paths would scatter checkpoints and logs across nodes and vanish with the job. Make them absolute, and refuse
+# inputs that are not there (they must be on a filesystem every node reads).
+wethink_absolute_paths() {
+  CKPT_DIR=$(realpath -m "$CKPT_DIR")
+  TENSORBOARD_DIR=$(realpath -m "${TENSORBOARD_DIR:-tensorboard_log/$PROJECT_NAME/$EXPERIMENT_NAME}")
+  if [[ -n "${JUDGE_CACHE:-}" ]]; then JUDGE_CACHE=$(realpath -m "$JUDGE_CACHE"); fi
+  if [[ -n "${DATA_DIR:-}" ]]; then
+    DATA_DIR=$(realpath -m "$DATA_DIR")
+    [[ -f "$DATA_DIR/train.parquet" && -f "$DATA_DIR/val.parquet" ]] || wethink_fail \
+      "DATA_DIR=$DATA_DIR has no train.parquet + val.parquet (with RAY_ADDRESS it must be a path every node reads)"
+  fi
+  if [[ -n "${MODEL_PATH:-}" && ( -e "$MODEL_PATH" || "$MODEL_PATH" == /* || "$MODEL_PATH" == .* || "$MODEL_PATH" == "~"* ) ]]; then
+    MODEL_PATH=$(realpath -m "$MODEL_PATH")
+    [[ -d "$MODEL_PATH" ]] || wethink_fail "MODEL_PATH=$MODEL_PATH does not exist (a local model must be on every node)"
+  fi
+  echo "cluster run: CKPT_DIR=$CKPT_DIR TENSORBOARD_DIR=$TENSORBOARD_DIR${DATA_DIR:+ DATA_DIR=$DATA_DIR}" >&2
+}
+
+# `ray job submit` with a runtime env written for this submission: the judge key (the variable JUDGE_API_KEY_ENV
+# names) and TENSORBOARD_DIR reach every worker on every node (recipes/wethink/runtime_env.py); deleted at exit.
+wethink_submit_entry() {
+  RUNTIME_ENV_FILE=$(mktemp "${TMPDIR:-/tmp}/wethink-runtime-env.XXXXXX.yaml")
+  trap 'rm -f "$RUNTIME_ENV_FILE"' EXIT
+  "$PYTHON" -m recipes.wethink.runtime_env --base "$REPO_ROOT/recipes/wethink/runtime_env.yaml" \
+    --out "$RUNTIME_ENV_FILE" --set TENSORBOARD_DIR="$TENSORBOARD_DIR" --pass "${JUDGE_API_KEY_ENV:-}"
+  SUBMIT=(ray job submit --address="$RAY_ADDRESS" --working-dir="$REPO_ROOT" --runtime-env="$RUNTIME_ENV_FILE"
+          -- python3 -m recipes.wethink.main)
+}
+
+if [[ -n "${RAY_ADDRESS:-}" && $SMOKE == 0 ]]; then
+  wethink_absolute_paths
+fi
+
 if [[ $DRY_RUN == 1 ]]; then
   ENTRY=("$PYTHON" -m recipes.wethink.dry_run)
+  if [[ -n "${RAY_ADDRESS:-}" ]]; then
+    wethink_submit_entry
+    echo "dry-run: with RAY_ADDRESS the run is submitted as: ${SUBMIT[*]} --config-path=$CONFIG_PATH" \
+      "--config-name=$CONFIG_NAME <the overrides in the config below>" >&2
+  fi
 elif [[ $SMOKE == 1 ]]; then
+  if [[ -n "${RAY_ADDRESS:-}" ]]; then echo "smoke: RAY_ADDRESS ignored: --smoke starts its own local Ray" >&2; fi
   ENTRY=("$PYTHON" -m recipes.wethink.smoke)
 elif [[ -n "${RAY_ADDRESS:-}" ]]; then
   # Multi-node: `ray start --head` / `ray start --address=...` on every node first (README), then submit.
-  ENTRY=(ray job submit --address="$RAY_ADDRESS" --working-dir="$REPO_ROOT"
-         --runtime-env="$REPO_ROOT/recipes/wethink/runtime_env.yaml" -- python3 -m recipes.wethink.main)
+  wethink_submit_entry
+  ENTRY=("${SUBMIT[@]}")
 else
   if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep -q "GPU"; then
     wethink_fail "no NVIDIA GPU found on this machine. verl trains on GPUs only. To check the configuration" \
