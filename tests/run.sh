@@ -17,4 +17,6 @@ python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.11.0 torchvision==0.26.0
 python -m pip install -q -e ".[test]"
 # Two workers: the end-to-end runs (verl's trainer on CPU, ~1.5 min each) overlap their idle start-up phases.
-python -m pytest -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --durations=12 "$@"
+# The long runs are collected first (conftest.py) and handed out one test at a time (--maxschedchunk 1), so each
+# worker takes the next test when it is free: longest first, the short tests fill the gaps at the end.
+python -m pytest -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --dist load --maxschedchunk 1 --durations=12 "$@"
