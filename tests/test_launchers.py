@@ -238,7 +238,7 @@ def test_real_run_without_gpu_fails_fast_and_names_dry_run():
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0
-    assert "--dry-run" in result.stderr and "GPU" in result.stderr
+    assert "--dry-run" in result.stderr and "--smoke" in result.stderr and "GPU" in result.stderr
 
 
 def test_cluster_run_makes_paths_absolute_and_passes_the_judge_key_by_name_only(tmp_path):
