@@ -109,3 +109,21 @@ def test_chat_completion_answers_in_the_openai_shape(tiny_vl_dir):
 def test_bad_switches_are_refused_naming_the_key(options, named):
     with pytest.raises(ValueError, match=named):
         engine_options(types.SimpleNamespace(engine_kwargs={"hf_cpu": options}))
+
+
+def test_every_group_gets_its_share_of_canned_answers_whatever_the_arrival_order(tiny_vl_dir):
+    """verl's agent loop sends a group's n requests concurrently: the count is per prompt, not per arrival."""
+    import random
+
+    server = make_server(tiny_vl_dir, canned_share=0.4)
+    prompts = [[1, 2, 3, i] for i in range(12)]
+    requests = [p for p in prompts for _ in range(5)]
+    random.Random(0).shuffle(requests)
+    forced = {tuple(p): 0 for p in prompts}
+    for p in requests:
+        forced[tuple(p)] += server._take_canned(p)
+    assert set(forced.values()) == {2}  # 0.4 of 5, in every group
+
+    sparse = make_server(tiny_vl_dir, canned_share=0.1)
+    counts = [sum(sparse._take_canned(p) for _ in range(5)) for p in prompts]
+    assert set(counts) == {0, 1}  # some groups get one, others none: those are all-alike groups (DAPO drops them)

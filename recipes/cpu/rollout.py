@@ -17,7 +17,8 @@ For checking integration on a laptop or in CI, not for training: 32-token rollou
 
 Switches (`+actor_rollout_ref.rollout.engine_kwargs.hf_cpu.KEY=VALUE`, printed by the server at start):
 - `canned_share` (0..1, default 0): that share of *sampled* (training) rollouts is decoded under a constraint
-  that forces `canned_answer`, a fixed well-formed `<think>..</think><answer>..</answer>`. A random tiny model
+  that forces `canned_answer`, a fixed well-formed `<think>..</think><answer>..</answer>`. Counted per prompt,
+  so every GRPO group of n rollouts gets n x share of them (0.4 of 5: exactly 2), whatever the arrival order. A random tiny model
   never writes that format, so every reward would be 0, every GRPO advantage 0 and every update a no-op; the
   forced answers are scored by the real reward, and their tokens and log-probs still come from the model.
   Greedy (validation) requests are never forced.
@@ -30,9 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
 import uuid
+import zlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -111,6 +114,7 @@ class HFServer:
         self.global_steps: int | None = None
         self.weight_updates = 0
         self._sampled_requests = 0
+        self._per_prompt: dict[int, int] = {}
         self._lock = asyncio.Lock()
         self._address: tuple[str, int] | None = None
         self._http_task: asyncio.Task | None = None
@@ -162,12 +166,7 @@ class HFServer:
             raise NotImplementedError("hf_cpu rollout: video/audio inputs are not supported")
         params = dict(sampling_params)
         temperature = float(params.get("temperature", 1.0) or 0.0)
-        forced = False
-        if temperature > 0 and self.options["canned_share"] > 0:
-            share = self.options["canned_share"]
-            index = self._sampled_requests
-            self._sampled_requests += 1
-            forced = int((index + 1) * share) > int(index * share)  # an even spread, exactly `share` of requests
+        forced = temperature > 0 and self._take_canned(prompt_ids)
         async with self._lock:
             token_ids, log_probs = await asyncio.to_thread(
                 self._generate, list(prompt_ids), params, temperature, image_data, mm_processor_kwargs, forced
@@ -178,6 +177,20 @@ class HFServer:
             stop_reason="completed",
             extra_fields={"global_steps": self.global_steps},  # the v1 trainer reads it for every sample
         )
+
+    def _take_canned(self, prompt_ids: list[int]) -> bool:
+        """Whether this sampled request gets the canned answer: counted per prompt, so a GRPO group of n rollouts
+        (n requests with the same prompt) gets n x share of them whatever order the requests arrive in. A phase
+        taken from the prompt decides where the fraction falls: with share 0.1, some groups get one, others none."""
+        share = self.options["canned_share"]
+        if share <= 0:
+            return False
+        key = zlib.crc32(",".join(map(str, prompt_ids)).encode())
+        index = self._per_prompt.get(key, 0)
+        self._per_prompt[key] = index + 1
+        self._sampled_requests += 1
+        position = index + (key % 997) / 997 / share  # the prompt's phase, within one period of 1 / share
+        return math.floor((position + 1) * share) > math.floor(position * share)
 
     def _max_new_tokens(self, params: dict, prompt_len: int) -> int:
         limit = self.config.max_model_len or (self.config.prompt_length + self.config.response_length)
