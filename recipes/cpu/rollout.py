@@ -112,8 +112,6 @@ class HFServer:
         self.suppress = [i for i in self.tokenizer.convert_tokens_to_ids(list(VISION_TOKENS)) if i is not None and i >= 0]
         self.canned_ids = self.tokenizer.encode(self.options["canned_answer"], add_special_tokens=False)
         self.global_steps: int | None = None
-        self.weight_updates = 0
-        self._sampled_requests = 0
         self._per_prompt: dict[int, int] = {}
         self._lock = asyncio.Lock()
         self._address: tuple[str, int] | None = None
@@ -188,7 +186,6 @@ class HFServer:
         key = zlib.crc32(",".join(map(str, prompt_ids)).encode())
         index = self._per_prompt.get(key, 0)
         self._per_prompt[key] = index + 1
-        self._sampled_requests += 1
         position = index + (key % 997) / 997 / share  # the prompt's phase, within one period of 1 / share
         return math.floor((position + 1) * share) > math.floor(position * share)
 
@@ -316,16 +313,12 @@ class HFServer:
             with torch.no_grad():
                 for name, tensor in named_tensors.items():
                     params[name].copy_(tensor.to(params[name].dtype))
-            self.weight_updates += 1
             missing = sorted(n for n, _ in self.model.named_parameters() if n not in named_tensors)
             if missing:
                 raise KeyError(f"hf_cpu rollout: rollout parameters the actor did not send: {missing[:5]} ...")
         if global_steps is not None:
             self.global_steps = global_steps
         return len(named_tensors)
-
-    def get_stats(self) -> dict:
-        return {"weight_updates": self.weight_updates, "global_steps": self.global_steps, "sampled": self._sampled_requests}
 
     # --- control methods verl calls on every server; nothing to do for an HF model on CPU -------------
 

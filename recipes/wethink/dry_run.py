@@ -78,9 +78,14 @@ def check_hosted_judge_has_its_pool(cfg: DictConfig) -> None:
         )
 
 
+def overlong_buffer(cfg: DictConfig) -> DictConfig | dict:
+    """verl's dapo reward manager settings (`reward.reward_kwargs.overlong_buffer_cfg`), {} when absent."""
+    return (cfg.reward.get("reward_kwargs") or {}).get("overlong_buffer_cfg") or {}
+
+
 def check_overlong_buffer(cfg: DictConfig) -> None:
     """verl's dapo reward manager asserts this in every reward worker at start-up; say it before, with the keys."""
-    overlong = (cfg.reward.get("reward_kwargs") or {}).get("overlong_buffer_cfg") or {}
+    overlong = overlong_buffer(cfg)
     if not overlong.get("enable"):
         return
     limit, buffer = cfg.reward.reward_kwargs.get("max_resp_len"), overlong.get("len")

@@ -108,9 +108,10 @@ def cpu_overrides(model: Path) -> list[str]:
 
 def config_overrides(cfg, model: Path) -> list[str]:
     """Tiny sizes for what the variant's own config turns on (read from the config composed with the above)."""
+    from recipes.wethink.dry_run import overlong_buffer
+
     overrides = []
-    overlong = (cfg.reward.get("reward_kwargs") or {}).get("overlong_buffer_cfg") or {}
-    if overlong.get("enable"):  # DAPO's overlong buffer must fit inside the tiny response budget
+    if overlong_buffer(cfg).get("enable"):  # DAPO's overlong buffer must fit inside the tiny response budget
         overrides.append(f"reward.reward_kwargs.overlong_buffer_cfg.len={SMOKE_RESPONSE_LENGTH // 4}")
     if cfg.reward.reward_model.enable:  # the tiny model judges too, on one logical GPU of its own
         overrides += [
@@ -147,9 +148,8 @@ def build_overrides(config_path: str, config_name: str, launcher: list[str], use
     model = ensure_tiny_model()
     overrides = launcher + cpu_overrides(model)
     probe = compose_config(config_path, config_name, overrides + user)
-    overrides += config_overrides(probe, model)
-    judge, note = judge_overrides(compose_config(config_path, config_name, overrides + user))
-    overrides += judge + user
+    judge, note = judge_overrides(probe)  # config_overrides never touches the judge settings it reads
+    overrides += config_overrides(probe, model) + judge + user
     return overrides, compose_config(config_path, config_name, overrides), [f"model: {model}", note]
 
 
