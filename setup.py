@@ -46,7 +46,7 @@ setup(
             "flash-attn==2.8.3",
             "liger-kernel>=0.8.2",
         ],
-        "test": [*TORCH, "pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5"],
+        "test": [*TORCH, "pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5", "psutil"],  # psutil: the two-node test
     },
     entry_points={
         "console_scripts": [

@@ -1,4 +1,5 @@
-"""Shared fixtures: the tiny Qwen2.5-VL checkpoint (built once per session, offline, in seconds)."""
+"""Shared fixtures: the tiny Qwen2.5-VL checkpoint (built once per session, offline, in seconds), and for the
+end-to-end runs the launchers' model cache, the prepared sample and a loopback judge."""
 
 import pytest
 
@@ -11,12 +12,38 @@ def tiny_vl_dir(tmp_path_factory):
     return build_tiny_qwen25vl(tmp_path_factory.mktemp("tiny_qwen25vl"), with_model=True)
 
 
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory):
+    """One tiny model (in a cache the launchers read) and one prepared sample for every end-to-end run."""
+    from data_prep.wethink import prepare
+    from recipes.wethink.smoke import ensure_tiny_model
+    from tests.e2e import REPO
+
+    root = tmp_path_factory.mktemp("e2e_shared")
+    cache = root / "cache"
+    ensure_tiny_model(cache)
+    data = root / "sample_data"
+    sample = REPO / "examples" / "sample"
+    prepare(sample / "wethink_sample.jsonl", sample / "images", data, val_size=8, embed_images=True, progress=False)
+    return {"cache": cache, "data": data}
+
+
+@pytest.fixture
+def judge():
+    """A loopback judge of the test's own (its requests and headers are this test's alone)."""
+    from tests.e2e import grading_judge
+    from tests.openai_server import ChatServer
+
+    with ChatServer(grading_judge) as server:
+        yield server
+
+
 def pytest_collection_modifyitems(config, items):
-    """End-to-end runs (minutes each) first, the paper run (with its resume) first of all: with two workers the
-    short tests then fill the gaps at the end instead of one worker waiting on a long run started last."""
+    """End-to-end runs (minutes each) first, the two-node run (two submissions) first of all: with two workers
+    the short tests then fill the gaps at the end instead of one worker waiting on a long run started last."""
     def weight(item) -> int:
         if item.get_closest_marker("e2e") is None:
             return 2
-        return 0 if "paper_run" in item.name else 1
+        return 0 if "two_node" in item.name else 1
 
     items.sort(key=weight)  # stable: the order within each class is kept

@@ -6,12 +6,16 @@ as `np.float64(0.5)`), through Ray's log forwarding. The end-to-end tests assert
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.openai_server import ChatServer, Reply, last_user_text
 
 REPO = Path(__file__).resolve().parents[1]
 _STEP_LINE = re.compile(r"step:(\d+) - (.*)$")
@@ -78,8 +82,11 @@ def _tree_pss_kib(root_pid: int) -> int:
     return total
 
 
-def run_smoke(launcher: str, *overrides: str, cwd: Path, env: dict[str, str], timeout: float = 480) -> SmokeRun:
-    """`bash LAUNCHER --smoke OVERRIDES` from `cwd`, sampling the memory (PSS) of its whole process tree."""
+def run_smoke(
+    launcher: str, *overrides: str, cwd: Path, env: dict[str, str], timeout: float = 480, also_measure: tuple = ()
+) -> SmokeRun:
+    """`bash LAUNCHER --smoke OVERRIDES` from `cwd`, sampling the memory (PSS) of its whole process tree, plus the
+    trees of `also_measure` (the `ray start` processes of a cluster the run submits to)."""
     start = time.monotonic()
     log_path = cwd / f"smoke-{Path(launcher).stem}-{int(time.time() * 1000)}.log"
     peak = 0
@@ -90,7 +97,7 @@ def run_smoke(launcher: str, *overrides: str, cwd: Path, env: dict[str, str], ti
         )  # fmt: skip
         try:
             while proc.poll() is None:
-                peak = max(peak, _tree_pss_kib(proc.pid))
+                peak = max(peak, sum(_tree_pss_kib(pid) for pid in (proc.pid, *also_measure)))
                 if time.monotonic() - start > timeout:
                     proc.kill()
                     break
@@ -113,3 +120,119 @@ def _kill_session(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+# What every end-to-end test asserts, on verl's own metrics -------------------------------------------------
+
+JUDGE_KEY_ENV = "WETHINK_E2E_JUDGE_KEY"
+JUDGE_KEY = "e2e-secret-key-123"
+MIN_CORRELATION = 0.9
+MAX_PSS_GIB = 8.0  # one end-to-end run, its whole process tree
+REWARD_KEYS = ("score", "acc", "format", "route_rule", "route_model", "acc_rule", "acc_model", "judge_ok", "reason")
+STEPS = 2
+
+
+def grading_judge(request: dict) -> Reply:
+    """A judge on loopback: grades the candidate against the reference by exact text, tiers 1 / 0."""
+    text = last_user_text(request)
+    reference = re.search(r"<reference_answer>\n(.*?)\n</reference_answer>", text, re.S)
+    candidate = re.search(r"<candidate_answer>\n(.*?)\n</candidate_answer>", text, re.S)
+    same = reference and candidate and reference.group(1).strip().lower() == candidate.group(1).strip().lower()
+    return Reply(content="1" if same else "0")
+
+
+def smoke_env(shared, run_dir, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATA_DIR", "RAY_ADDRESS", "JUDGE_URL")}
+    env.update(
+        PYTHON=sys.executable,  # the launchers' interpreter: this test's, virtualenv or not
+        PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{env.get('PATH', '')}",
+        WETHINK_CACHE=str(shared["cache"]),
+        SAMPLE_DATA_DIR=str(shared["data"]),
+        CKPT_DIR=str(run_dir / "ckpt"),
+        TENSORBOARD_DIR=str(run_dir / "tensorboard"),
+        LOGGER="[console,tensorboard]",
+        **{JUDGE_KEY_ENV: JUDGE_KEY},
+        **extra,
+    )
+    return env
+
+
+def report(run: SmokeRun) -> None:
+    print(f"\n[e2e] {run.launcher}: {run.seconds:.0f} s wall, peak PSS of its process tree {run.peak_pss_gib:.1f} GiB")
+    assert run.peak_pss_gib < MAX_PSS_GIB, f"{run.launcher} used {run.peak_pss_gib:.1f} GiB"
+
+
+def training_steps(run: SmokeRun) -> dict[int, dict[str, float]]:
+    """The steps verl trained (an update happened); validation before training logs a line of its own."""
+    return {step: m for step, m in run.steps.items() if "actor/grad_norm" in m}
+
+
+def assert_ran(run: SmokeRun, steps: range, validated_first: bool = True) -> None:
+    assert run.returncode == 0, run.tail()
+    assert "smoke: verl's real trainer on CPU with a tiny random Qwen2.5-VL" in run.output
+    trained = training_steps(run)
+    assert sorted(trained) == list(steps), f"steps trained: {sorted(trained)}\n{run.tail()}"
+    if validated_first:  # validation before training, logged at the step training starts from
+        assert_validation_has_reward_keys(run.steps[steps[0] - 1])
+
+
+def assert_reward_has_variance(metrics: dict[str, float]) -> None:
+    assert 0.0 < metrics["critic/score/mean"] < 1.0, metrics["critic/score/mean"]
+
+
+def assert_update_is_real(metrics: dict[str, float]) -> None:
+    assert metrics["actor/grad_norm"] > 0.0
+
+
+def assert_weight_sync(metrics: dict[str, float]) -> None:
+    """The rollout server generates with the weights the actor holds: their token probabilities agree."""
+    corr = metrics["training/rollout_actor_probs_pearson_corr"]
+    assert corr > MIN_CORRELATION, f"rollout vs actor probability correlation {corr:.3f} <= {MIN_CORRELATION}"
+
+
+def assert_validation_has_reward_keys(metrics: dict[str, float]) -> None:
+    for key in REWARD_KEYS:  # verl files `acc` under val-core/, the other keys under val-aux/
+        names = (f"val-aux/wethink/{key}/mean@1", f"val-core/wethink/{key}/mean@1")
+        assert any(name in metrics for name in names), f"{names[0]} missing"
+
+
+def assert_checkpoints(run: SmokeRun, steps: range) -> None:
+    for step in steps:
+        actor = run.ckpt_dir / f"global_step_{step}" / "actor"
+        assert actor.is_dir() and any(actor.glob("model_world_size_*")), f"no checkpoint at {actor}"
+    assert (run.ckpt_dir / "latest_checkpointed_iteration.txt").read_text().strip() == str(steps[-1])
+
+
+def assert_trained_whole(run: SmokeRun, validated_first: bool = True) -> None:
+    assert_ran(run, range(1, STEPS + 1), validated_first)
+    for step, metrics in training_steps(run).items():
+        assert_reward_has_variance(metrics)
+        assert_update_is_real(metrics)
+        assert_weight_sync(metrics)
+        assert_validation_has_reward_keys(metrics)
+    assert_checkpoints(run, range(1, STEPS + 1))
+
+
+def assert_judge_reached_with_its_key(run: SmokeRun, judge: ChatServer) -> None:
+    """The judge route was reached from verl's reward workers, with the key named by JUDGE_API_KEY_ENV."""
+    assert f"judge: {judge.base_url}" in run.output
+    assert judge.requests, "no request reached the loopback judge"
+    assert all(h.get("Authorization") == f"Bearer {JUDGE_KEY}" for h in judge.headers)
+    assert JUDGE_KEY not in run.output, "the judge key leaked into the logs"
+
+
+def assert_wethink_metrics_every_step_and_plot(run: SmokeRun, run_dir) -> None:
+    """The recipe's entry point adds wethink/* to what verl logs, at every training step, into tensorboard."""
+    from recipes.wethink.plot_run import load_scalars, main as plot_run
+
+    for step, metrics in training_steps(run).items():  # the console logger got them too
+        assert "wethink/rule/acc" in metrics and "wethink/format" in metrics, f"step {step}"
+    scalars = load_scalars(run_dir / "tensorboard")
+    for name in ("wethink/rule/acc", "wethink/format", "wethink/judged", "wethink/reason/NO_ANSWER_BLOCK"):
+        assert sorted(step for step, _ in scalars.get(name, [])) == [1, 2], f"{name}: {scalars.get(name)}"
+    model_acc = scalars.get("wethink/model/acc", [])  # only steps whose batch drew a judge-route row
+    assert model_acc and all(math.isfinite(value) for _, value in model_acc + scalars["wethink/rule/acc"])
+    assert any(name.startswith("val-aux/wethink/rule/") for name in scalars), "validation lacks wethink/ names"
+    png = run_dir / "run.png"
+    assert plot_run([str(run_dir / "tensorboard"), "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000

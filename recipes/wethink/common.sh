@@ -41,6 +41,7 @@ wethink_fail() { echo "error: $*" >&2; exit 1; }
 wethink_absolute_paths() {
   CKPT_DIR=$(realpath -m "$CKPT_DIR")
   TENSORBOARD_DIR=$(realpath -m "${TENSORBOARD_DIR:-tensorboard_log/$PROJECT_NAME/$EXPERIMENT_NAME}")
+  export TENSORBOARD_DIR  # read by --smoke's submission too
   if [[ -n "${JUDGE_CACHE:-}" ]]; then JUDGE_CACHE=$(realpath -m "$JUDGE_CACHE"); fi
   if [[ -n "${DATA_DIR:-}" ]]; then
     DATA_DIR=$(realpath -m "$DATA_DIR")
@@ -56,16 +57,19 @@ wethink_absolute_paths() {
 
 # `ray job submit` with a runtime env written for this submission: the judge key (the variable JUDGE_API_KEY_ENV
 # names) and TENSORBOARD_DIR reach every worker on every node (recipes/wethink/runtime_env.py); deleted at exit.
-wethink_submit_entry() {
+wethink_runtime_env_file() {
   RUNTIME_ENV_FILE=$(mktemp "${TMPDIR:-/tmp}/wethink-runtime-env.XXXXXX.yaml")
   trap 'rm -f "$RUNTIME_ENV_FILE"' EXIT
+}
+wethink_submit_entry() {
+  wethink_runtime_env_file
   "$PYTHON" -m recipes.wethink.runtime_env --base "$REPO_ROOT/recipes/wethink/runtime_env.yaml" \
     --out "$RUNTIME_ENV_FILE" --set TENSORBOARD_DIR="$TENSORBOARD_DIR" --pass "${JUDGE_API_KEY_ENV:-}"
   SUBMIT=(ray job submit --address="$RAY_ADDRESS" --working-dir="$REPO_ROOT" --runtime-env="$RUNTIME_ENV_FILE"
           -- python3 -m recipes.wethink.main)
 }
 
-if [[ -n "${RAY_ADDRESS:-}" && $SMOKE == 0 ]]; then
+if [[ -n "${RAY_ADDRESS:-}" ]]; then
   wethink_absolute_paths
 fi
 
@@ -77,7 +81,12 @@ if [[ $DRY_RUN == 1 ]]; then
       "--config-name=$CONFIG_NAME <the overrides in the config below>" >&2
   fi
 elif [[ $SMOKE == 1 ]]; then
-  if [[ -n "${RAY_ADDRESS:-}" ]]; then echo "smoke: RAY_ADDRESS ignored: --smoke starts its own local Ray" >&2; fi
+  # With RAY_ADDRESS it submits to that cluster through `ray job submit` (smoke.py writes the runtime env file
+  # this shell deletes at exit), else it starts a local Ray.
+  if [[ -n "${RAY_ADDRESS:-}" ]]; then
+    wethink_runtime_env_file
+    export WETHINK_RUNTIME_ENV_FILE=$RUNTIME_ENV_FILE
+  fi
   ENTRY=("$PYTHON" -m recipes.wethink.smoke)
 elif [[ -n "${RAY_ADDRESS:-}" ]]; then
   # Multi-node: `ray start --head` / `ray start --address=...` on every node first (README), then submit.

@@ -10,6 +10,11 @@ loop with this recipe's reward and dataset class, validation, checkpoints. It pr
 a real model.
 
 The launcher tells it how many trailing arguments are the user's (`WETHINK_USER_OVERRIDES`).
+
+With `RAY_ADDRESS` set (a running cluster: `ray start` on every node first) it does not start a Ray of its own: it
+submits the same call with `ray job submit`, as the real launchers do, with the CPU backend's settings, the judge
+key (by the name `JUDGE_API_KEY_ENV` holds) and `TENSORBOARD_DIR` in the job's runtime env, `trainer.nnodes` from
+`NNODES`, one logical GPU per node, and one reward worker per node. Paths must then be ones every node reads.
 """
 
 from __future__ import annotations
@@ -29,6 +34,14 @@ SMOKE_RESPONSE_LENGTH = 32  # the canned answer is 26 tokens of the tiny tokeniz
 CANNED_SHARE = 0.4
 CANNED_ANSWER = "<think>I compare the options.</think><answer>B</answer>"
 JUDGE_PROBE_TIMEOUT = 3.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The CPU backend, in every verl process: the local run's environment, or the cluster job's runtime env.
+CPU_BACKEND_ENV = {
+    "VERL_USE_EXTERNAL_MODULES": "recipes.cpu.plugin",
+    "VERL_PLATFORM": "cpu",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HYDRA_FULL_ERROR": "1",
+}
 
 
 def cache_dir() -> Path:
@@ -69,15 +82,21 @@ def judge_reachable(url: str) -> tuple[bool, str]:
         return False, type(exc).__name__
 
 
-def cpu_overrides(model: Path) -> list[str]:
-    """What a CPU needs (device, logical GPUs for Ray, the HF rollout, sdpa, no remove-padding) and tiny sizes."""
-    overrides = [
-        "trainer.device=cpu",
+def local_ray_overrides() -> list[str]:
+    """The Ray a local smoke starts: one node with one logical GPU (verl's resource pools ask for GPUs)."""
+    return [
         "trainer.nnodes=1",
-        "trainer.n_gpus_per_node=1",
-        "+ray_kwargs.ray_init.num_gpus=1",  # logical GPUs: verl's resource pools ask for GPUs
+        "+ray_kwargs.ray_init.num_gpus=1",
         "ray_kwargs.ray_init.num_cpus=16",  # TransferQueue actors reserve a CPU each; 2 real cores would hang
         "+ray_kwargs.ray_init.include_dashboard=false",
+    ]
+
+
+def cpu_overrides(model: Path) -> list[str]:
+    """What a CPU needs (device, one logical GPU per node, the HF rollout, sdpa, no remove-padding), tiny sizes."""
+    overrides = [
+        "trainer.device=cpu",
+        "trainer.n_gpus_per_node=1",
         "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
         f"actor_rollout_ref.model.path={model}",
         "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",  # default is flash_attention_2
@@ -106,16 +125,18 @@ def cpu_overrides(model: Path) -> list[str]:
     return overrides
 
 
-def config_overrides(cfg, model: Path) -> list[str]:
+def config_overrides(cfg, model: Path, cluster: bool) -> list[str]:
     """Tiny sizes for what the variant's own config turns on (read from the config composed with the above)."""
     from recipes.wethink.dry_run import overlong_buffer
 
     overrides = []
+    if cluster:  # verl places reward workers round-robin over nodes: one per node puts one on each
+        overrides.append(f"reward.num_workers={cfg.trainer.nnodes}")
     if overlong_buffer(cfg).get("enable"):  # DAPO's overlong buffer must fit inside the tiny response budget
         overrides.append(f"reward.reward_kwargs.overlong_buffer_cfg.len={SMOKE_RESPONSE_LENGTH // 4}")
     if cfg.reward.reward_model.enable:  # the tiny model judges too, on one logical GPU of its own
+        overrides += [] if cluster else ["ray_kwargs.ray_init.num_gpus=2"]
         overrides += [
-            "ray_kwargs.ray_init.num_gpus=2",
             f"reward.reward_model.model_path={model}",
             "reward.reward_model.n_gpus_per_node=1",
             "reward.reward_model.nnodes=1",
@@ -141,15 +162,16 @@ def judge_overrides(cfg) -> tuple[list[str], str]:
     return ["reward.custom_reward_function.reward_kwargs.judge_url=null"], note
 
 
-def build_overrides(config_path: str, config_name: str, launcher: list[str], user: list[str]):
-    """(overrides, composed config, notes): launcher's, then CPU + tiny, then the user's (last wins)."""
+def build_overrides(config_path: str, config_name: str, launcher: list[str], user: list[str], cluster: bool):
+    """(overrides, composed config, notes): launcher's, then CPU + tiny, then the user's (last wins). On a cluster
+    the launcher's trainer.nnodes (NNODES) stands and Ray is the cluster's, not one started here."""
     from recipes.wethink.dry_run import compose_config
 
     model = ensure_tiny_model()
-    overrides = launcher + cpu_overrides(model)
+    overrides = launcher + cpu_overrides(model) + ([] if cluster else local_ray_overrides())
     probe = compose_config(config_path, config_name, overrides + user)
     judge, note = judge_overrides(probe)  # config_overrides never touches the judge settings it reads
-    overrides += config_overrides(probe, model) + judge + user
+    overrides += config_overrides(probe, model, cluster) + judge + user
     return overrides, compose_config(config_path, config_name, overrides), [f"model: {model}", note]
 
 
@@ -168,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from recipes.wethink.dry_run import ConfigCheckError, validate
 
+    ray_address = os.environ.get("RAY_ADDRESS")
     try:
-        overrides, cfg, notes = build_overrides(args.config_path, args.config_name, launcher, user)
+        overrides, cfg, notes = build_overrides(args.config_path, args.config_name, launcher, user, bool(ray_address))
         validate(cfg)
     except (HydraException, OmegaConfBaseException, ConfigCheckError, AssertionError, ValueError) as exc:
         print(f"smoke: config rejected: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -184,23 +207,57 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes + [f"checkpoints: {cfg.trainer.default_local_dir}"]:
         print(f"smoke: {note}", file=sys.stderr)
     hydra_dir = Path(str(cfg.trainer.default_local_dir)) / "hydra"
-    env = {
-        **os.environ,
-        "VERL_USE_EXTERNAL_MODULES": "recipes.cpu.plugin",
-        "VERL_PLATFORM": "cpu",
-        "TOKENIZERS_PARALLELISM": "false",
-        "HYDRA_FULL_ERROR": "1",
-    }
-    env.pop("RAY_ADDRESS", None)  # a smoke run starts its own local Ray
-    command = [
-        sys.executable, "-m", "recipes.wethink.main",
+    entry = [
+        "-m", "recipes.wethink.main",
         f"--config-path={args.config_path}", f"--config-name={args.config_name}",
         *overrides, f"hydra.run.dir={hydra_dir}",
     ]  # fmt: skip
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execvpe(command[0], command, env)
+    if ray_address:
+        return submit_to_cluster(ray_address, entry, cfg)
+    env = {**os.environ, **CPU_BACKEND_ENV}
+    env.pop("RAY_ADDRESS", None)
+    os.execvpe(sys.executable, [sys.executable, *entry], env)
     return 1  # not reached
+
+
+def submit_to_cluster(ray_address: str, entry: list[str], cfg) -> int:
+    """Become `ray job submit` of the entry point, as the launchers submit a real run (common.sh), with the CPU
+    backend's settings added to the job's runtime env. The launcher made the private file and deletes it when the
+    submission ends; exec'ing frees this process's memory for the job. Exit status: the job's (1 if it failed)."""
+    from recipes.wethink.runtime_env import build_runtime_env, write_private
+
+    env_file = os.environ.get("WETHINK_RUNTIME_ENV_FILE")
+    if not env_file:
+        print("smoke: RAY_ADDRESS is set but WETHINK_RUNTIME_ENV_FILE is not: run --smoke through a launcher",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    base = yaml_load(REPO_ROOT / "recipes" / "wethink" / "runtime_env.yaml")
+    settings = dict(CPU_BACKEND_ENV)
+    if os.environ.get("TENSORBOARD_DIR"):
+        settings["TENSORBOARD_DIR"] = os.environ["TENSORBOARD_DIR"]
+    key_name = (cfg.reward.custom_reward_function.get("reward_kwargs") or {}).get("judge_api_key_env") or ""
+    runtime_env, env_notes = build_runtime_env(base, [str(key_name)], settings)
+    write_private(Path(env_file), runtime_env)
+    for note in env_notes:
+        print(f"smoke: runtime env: {note}", file=sys.stderr)
+    ray_cli = Path(sys.executable).with_name("ray")
+    command = [
+        str(ray_cli) if ray_cli.exists() else "ray", "job", "submit", f"--address={ray_address}",
+        f"--working-dir={REPO_ROOT}", f"--runtime-env={env_file}", "--", "python3", *entry,
+    ]  # fmt: skip
+    print(f"smoke: submitting to the cluster at {ray_address}: {' '.join(command[:6])} -- python3 -m "
+          "recipes.wethink.main ...", file=sys.stderr)  # fmt: skip
+    sys.stderr.flush()
+    os.execvp(command[0], command)
+    return 1  # not reached
+
+
+def yaml_load(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text()) or {}
 
 
 if __name__ == "__main__":
