@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 
@@ -18,7 +19,8 @@ from data_prep.rows import Reject
 IMAGE_MISSING = "image_missing"
 IMAGE_UNREADABLE = "image_unreadable"
 IMAGE_ASPECT_RATIO = "image_aspect_ratio"
-IMAGE_REJECT_REASONS = (IMAGE_MISSING, IMAGE_UNREADABLE, IMAGE_ASPECT_RATIO)
+IMAGE_OUTSIDE_ROOT = "image_outside_root"
+IMAGE_REJECT_REASONS = (IMAGE_MISSING, IMAGE_UNREADABLE, IMAGE_ASPECT_RATIO, IMAGE_OUTSIDE_ROOT)
 
 # qwen_vl_utils.smart_resize refuses images whose long side exceeds 200x the short side.
 MAX_ASPECT_RATIO = 200
@@ -36,18 +38,37 @@ class ImageInfo:
 
 
 def resolve(image_root: str, rel_path: str) -> str:
-    """Absolute path of an `image_path` under the image root (absolute paths in the JSONL are kept)."""
+    """Absolute path of an `image_path` under the image root (an absolute `image_path` stays as it is)."""
     return os.path.abspath(os.path.join(image_root, rel_path))
+
+
+def inside_root(image_root: str, rel_path: str) -> tuple[str, str]:
+    """(absolute path, real path) of an `image_path`, or Reject when it resolves outside the image root.
+
+    Why: the JSONL is data, not trusted configuration. `..` segments, absolute paths and symlinks must not make
+    prep open (or, with --embed-images, copy into the parquet) files elsewhere on the machine.
+    """
+    try:
+        path = resolve(image_root, rel_path)
+        real, root = os.path.realpath(path), os.path.realpath(image_root)
+    except ValueError as err:  # e.g. an embedded NUL byte
+        raise Reject(IMAGE_UNREADABLE, f"image {rel_path!r} is not a usable path: {err}") from None
+    if os.path.commonpath([real, root]) != root:
+        raise Reject(IMAGE_OUTSIDE_ROOT, f"image {rel_path!r} resolves to {real}, outside --image-root {root}")
+    return path, real
 
 
 def check_image(image_root: str, rel_path: str, *, keep_bytes: bool = False) -> ImageInfo:
     """Open, verify and decode one image (JPEG at 1/8 scale, which still reads every byte).
 
-    `verify()` alone misses truncated JPEGs, so a cheap draft decode follows it.
+    `verify()` alone misses truncated JPEGs, so a cheap draft decode follows it. Only regular files inside the
+    image root are opened (a FIFO would block the worker forever).
     """
-    path = resolve(image_root, rel_path)
+    path, real = inside_root(image_root, rel_path)
     try:
-        with open(path, "rb") as fh:
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            raise Reject(IMAGE_UNREADABLE, f"image {rel_path!r} at {path} is not a regular file")
+        with open(real, "rb") as fh:
             data = fh.read()
     except FileNotFoundError:
         raise Reject(IMAGE_MISSING, f"image {rel_path!r} not found at {path}") from None

@@ -175,6 +175,14 @@ def user_text(problem: str, n_images: int) -> str:
     return schema.IMAGE_PLACEHOLDER * n_images + problem
 
 
+def rl_prompt(problem: str, n_images: int) -> list[dict]:
+    """verl's `prompt` column: the WeThink system prompt and the user turn (one `<image>` per image)."""
+    return [
+        {"role": "system", "content": schema.SYSTEM_PROMPT},
+        {"role": "user", "content": user_text(problem, n_images)},
+    ]
+
+
 def question_text(problem: str) -> str:
     """The question without image placeholders (what the judge reads)."""
     return re.sub(r"\s*<image>\s*", " ", problem).strip()

@@ -1,8 +1,8 @@
 """Dataset statistics for a prepared WeThink set: `stats.json` plus a one-page chart (`stats.png`).
 
 Counters only (no per-row lists), so collecting stays flat in memory over 120K rows. Visual tokens per
-image are computed with qwen_vl_utils' own resize rule under the chosen pixel bounds: they, not the raw
-megapixels, decide whether prompts fit `max_prompt_length`.
+image (the Qwen2-VL resize rule under the chosen pixel bounds) and whole-prompt tokens come from
+`data_prep.prompt_length`: they, not the raw megapixels, decide whether prompts fit `max_prompt_length`.
 """
 
 from __future__ import annotations
@@ -12,16 +12,8 @@ import math
 from collections import Counter
 
 from data_prep.images import ImageInfo, source_folder
+from data_prep.prompt_length import PATCH, PromptLength, visual_tokens
 from data_prep.rows import WeThinkRow
-
-PATCH = 28  # Qwen2.5-VL: 14-pixel patches merged 2x2 -> one visual token per 28x28 pixels
-
-
-def visual_tokens(width: int, height: int, min_pixels: int, max_pixels: int) -> int:
-    from qwen_vl_utils.vision_process import smart_resize
-
-    h, w = smart_resize(height, width, factor=PATCH, min_pixels=min_pixels, max_pixels=max_pixels)
-    return (h // PATCH) * (w // PATCH)
 
 
 def _summary(counter: Counter) -> dict:
@@ -46,8 +38,12 @@ def _log2_bucket(value: float) -> int:
 
 
 class StatsCollector:
-    def __init__(self, min_pixels: int, max_pixels: int):
+    def __init__(
+        self, min_pixels: int, max_pixels: int, max_prompt_tokens: int | None = None, text_counted: bool = False
+    ):
         self.min_pixels, self.max_pixels = min_pixels, max_pixels
+        self.max_prompt_tokens, self.text_counted = max_prompt_tokens, text_counted
+        self.prompt_tokens: Counter[int] = Counter()
         self.category: Counter[str] = Counter()
         self.reward_method: Counter[str] = Counter()
         self.ability: Counter[str] = Counter()
@@ -60,16 +56,20 @@ class StatsCollector:
         self.rejects: Counter[str] = Counter()
         self.unknown_labels: dict[str, Counter[str]] = {"category": Counter(), "reward": Counter()}
 
-    def add_row(self, row: WeThinkRow, images: tuple[ImageInfo, ...]) -> None:
+    def add_row(self, row: WeThinkRow, images: tuple[ImageInfo, ...], prompt: PromptLength | None = None) -> None:
         self.category[row.category] += 1
         self.reward_method[row.reward_method] += 1
         self.ability.update(row.abilities or ("(none)",))
         self.images_per_row[len(images)] += 1
         self.answer_chars[len(row.answer)] += 1
-        for info in images:
+        if prompt is None:
+            sizes = [(info.width, info.height) for info in images]
+            prompt = PromptLength(None, tuple(visual_tokens(w, h, self.min_pixels, self.max_pixels) for w, h in sizes))
+        self.prompt_tokens[prompt.total] += 1
+        for info, tokens in zip(images, prompt.visual, strict=True):
             self.image_source[source_folder(info.rel_path)] += 1
             self.image_kpixels[round(info.width * info.height / 1000)] += 1
-            self.visual_tokens[visual_tokens(info.width, info.height, self.min_pixels, self.max_pixels)] += 1
+            self.visual_tokens[tokens] += 1
 
     def add_split(self, split: str, category: str) -> None:
         self.split_category[split][category] += 1
@@ -104,6 +104,12 @@ class StatsCollector:
                 "min_pixels": self.min_pixels,
                 "max_pixels": self.max_pixels,
                 "hist_log2": _hist(self.visual_tokens, _log2_bucket),
+            },
+            "prompt_tokens": {
+                **_summary(self.prompt_tokens),
+                "text_counted": self.text_counted,  # False: visual tokens only (no --tokenizer)
+                "max_prompt_tokens": self.max_prompt_tokens,
+                "hist_log2": _hist(self.prompt_tokens, _log2_bucket),
             },
             "rejects": ranked(self.rejects),
             "unknown_labels": {k: ranked(v) for k, v in self.unknown_labels.items() if v},
@@ -146,26 +152,26 @@ def _barh(ax, counts: dict, title: str, xlabel: str, top: int = 15) -> None:
     ax.set_xlabel(xlabel)
 
 
-def _log2_hist(ax, hist: dict, title: str, xlabel: str, color: str, bound: int | None = None) -> None:
+def _log2_hist(ax, hist: dict, title: str, xlabel: str, color: str, note: str | None = None) -> None:
     edges = [int(k) for k in hist]
     ax.bar(range(len(edges)), list(hist.values()), color=color)
     ax.set_xticks(range(len(edges)), [f"{e}-{2 * e - 1}" if e > 1 else str(e) for e in edges], rotation=45, fontsize=7)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
-    if bound is not None:
-        ax.text(0.98, 0.95, f"max_pixels = {bound} tokens", ha="right", va="top", transform=ax.transAxes, fontsize=8)
+    if note is not None:
+        ax.text(0.98, 0.95, note, ha="right", va="top", transform=ax.transAxes, fontsize=8)
 
 
 def plot_stats(stats: dict, png_path: str) -> None:
-    """Six titled panels: categories by split, reward methods and rejects, abilities, image sources,
-    answer lengths, visual tokens per image."""
+    """Seven titled panels: categories by split, reward methods and rejects, abilities, image sources,
+    answer lengths, visual tokens per image, prompt tokens per row."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
+    fig, axes = plt.subplots(2, 4, figsize=(24, 10))
     ax = axes[0][0]
     cats = list(stats["category"])
     train = [stats["split_category"]["train"].get(c, 0) for c in cats]
@@ -198,8 +204,18 @@ def plot_stats(stats: dict, png_path: str) -> None:
         "Visual tokens per image after resize",
         "tokens (log2 bins)",
         "tab:cyan",
-        bound=vt["max_pixels"] // (PATCH * PATCH),
+        note=f"max_pixels = {vt['max_pixels'] // (PATCH * PATCH)} tokens",
     )
+    pt = stats["prompt_tokens"]
+    _log2_hist(
+        axes[0][3],
+        pt["hist_log2"],
+        "Prompt tokens per row" + ("" if pt["text_counted"] else " (visual only)"),
+        "tokens (log2 bins)",
+        "tab:olive",
+        note=f"limit {pt['max_prompt_tokens'] or 'none'}; over it: {stats['rejects'].get('prompt_too_long', 0)} rejected",
+    )
+    axes[1][3].axis("off")
     fig.suptitle("WeThink data preparation")
     fig.tight_layout()
     fig.savefig(png_path, dpi=80)

@@ -2,6 +2,8 @@
 
 Why a shared stage: the RL prep and the SFT export must accept and reject exactly the same rows. Lines go
 to worker processes in batches with a bounded number in flight, so memory stays flat however long the file.
+An interrupted run (Ctrl-C, SIGTERM, an error in the caller) stops its workers before it returns: they skip
+what is left of their batch and exit, so no process outlives the run.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ import functools
 import json
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
 from data_prep.images import ImageInfo, check_image
-from data_prep.rows import UNKNOWN_CATEGORY, Reject, WeThinkRow, decode_line, parse_row
+from data_prep.prompt_length import PromptLength, check_prompt_length, measure
+from data_prep.rows import UNKNOWN_CATEGORY, Reject, WeThinkRow, decode_line, parse_row, rl_prompt
 
 BATCH_LINES = 64
 IN_FLIGHT_PER_WORKER = 4
@@ -31,6 +36,11 @@ class CheckOptions:
     reward_map: Mapping[str, str] | None = None
     category_map: Mapping[str, str] | None = None
     require_cot: bool = False  # SFT export: reject rows without reasoning text
+    measure_prompt: bool = False  # RL prep: count the verl prompt's tokens (stats, and the limit below)
+    min_pixels: int = 0
+    max_pixels: int = 0
+    tokenizer: str | None = None  # a local model directory: text tokens counted with its tokenizer
+    max_prompt_tokens: int | None = None  # reject rows whose prompt is longer (None or 0: no limit)
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ class Checked:
     lineno: int  # 1-based line number in the JSONL
     row: WeThinkRow
     images: tuple[ImageInfo, ...]
+    prompt: PromptLength | None = None  # with CheckOptions.measure_prompt
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,14 @@ def check_line(lineno: int, raw: bytes, is_last: bool, opts: CheckOptions) -> Ch
             require_cot=opts.require_cot,
         )
         images = tuple(check_image(opts.image_root, p, keep_bytes=opts.keep_bytes) for p in row.image_paths)
-        return Checked(lineno, row, images)
+        prompt = None
+        if opts.measure_prompt:
+            sizes = [(info.width, info.height) for info in images]
+            prompt = measure(
+                rl_prompt(row.problem, len(images)), sizes, opts.min_pixels, opts.max_pixels, opts.tokenizer
+            )
+            check_prompt_length(prompt, opts.max_prompt_tokens)
+        return Checked(lineno, row, images, prompt)
     except Reject as rej:
         label = None
         if rej.value is not None:
@@ -68,8 +86,39 @@ def check_line(lineno: int, raw: bytes, is_last: bool, opts: CheckOptions) -> Ch
         return Rejected(lineno, rej.reason, rej.detail, text, label)
 
 
+_stop = None  # in a worker process: the run's stop event (see ordered_map)
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT held back while the pool may start a worker: the worker inherits the blocked mask, so a Ctrl-C
+    during its start-up cannot kill it with a traceback; the main process gets the signal on leaving."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _start_worker(stop) -> None:
+    """Workers leave Ctrl-C to the main process, which stops them through `stop` (no tracebacks, no orphans)."""
+    global _stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending one is dropped: it is ignored
+    _stop = stop
+
+
 def _check_batch(batch: list[tuple[int, bytes, bool]], opts: CheckOptions) -> list[Checked | Rejected]:
-    return [check_line(lineno, raw, is_last, opts) for lineno, raw, is_last in batch]
+    results = []
+    for lineno, raw, is_last in batch:
+        if _stop is not None and _stop.is_set():
+            break  # the run was interrupted: its results are discarded anyway
+        results.append(check_line(lineno, raw, is_last, opts))
+    return results
 
 
 def count_lines(path: str) -> int:
@@ -106,19 +155,33 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
 
 
 def ordered_map(fn: Callable, batches: Iterable, workers: int) -> Iterator:
-    """`map(fn, batches)` over a process pool, results in input order, a bounded number of batches in flight."""
+    """`map(fn, batches)` over a process pool, results in input order, a bounded number of batches in flight.
+
+    If the consumer stops early (an exception, a signal, `close()`), queued batches are cancelled and running
+    ones cut short through a shared event; the workers have exited when this generator is closed.
+    """
     if workers <= 1:
         yield from map(fn, batches)
         return
     # spawn: the caller may have imported torch (threads), which makes fork unsafe.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(stop,))
+    finished = False
+    try:
         pending: deque = deque()
         for batch in batches:
-            pending.append(pool.submit(fn, batch))
+            with _sigint_blocked():  # submit() is where the pool starts its workers
+                pending.append(pool.submit(fn, batch))
             if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+        finished = True
+    finally:
+        if not finished:
+            stop.set()
+        pool.shutdown(wait=True, cancel_futures=not finished)
 
 
 def default_workers() -> int:
@@ -126,11 +189,12 @@ def default_workers() -> int:
 
 
 def iter_checked(
-    jsonl: str, opts: CheckOptions, *, workers: int | None = None, progress: bool = True
+    jsonl: str, opts: CheckOptions, *, workers: int | None = None, progress: bool = True, total: int | None = None
 ) -> Iterator[Checked | Rejected]:
-    """Every line of `jsonl`, in order, as `Checked` or `Rejected` (nothing is skipped)."""
+    """Every line of `jsonl`, in order, as `Checked` or `Rejected` (nothing is skipped). `total`: its line count,
+    if the caller has it already. Close the iterator (`contextlib.closing`) to stop the workers early."""
     workers = default_workers() if workers is None else workers
-    total = count_lines(jsonl)
+    total = count_lines(jsonl) if total is None else total
     fn = functools.partial(_check_batch, opts=opts)
     with tqdm(total=total, unit="row", desc="checking rows", disable=not progress, dynamic_ncols=True) as bar:
         for results in ordered_map(fn, _batches(read_lines(jsonl), BATCH_LINES), workers):

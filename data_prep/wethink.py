@@ -6,6 +6,10 @@ Nothing is lost: every input line ends up in `train.parquet`, `val.parquet` or `
 line number and reason), and `in = train + val + rejects` is checked and printed. Two streaming passes:
 rows are checked in parallel and spooled to parquet while a seeded content hash picks the stratified val
 set; the spool is then split into train and val. Memory does not grow with the number of rows.
+
+Exit status: 0 done; 1 done but the reject share is over --max-reject-rate, or no usable rows, or an empty
+input; 2 bad arguments (a non-empty --out without --overwrite included); 130 / 143 interrupted by SIGINT /
+SIGTERM (nothing written: outputs only appear, `train.parquet` last, when the run completes).
 """
 
 from __future__ import annotations
@@ -16,13 +20,26 @@ import sys
 import time
 from collections.abc import Mapping
 
+from contextlib import closing
+
 from data_prep import schema
+from data_prep.cli_help import HelpFormatter
 from data_prep.images import image_entry
+from data_prep.outputs import Interrupted, OutputFiles, interruptible, refuse_non_empty_dir
 from data_prep.parquet import RowWriter, iter_rows, rl_schema
-from data_prep.rows import question_text, user_text
+from data_prep.prompt_length import prompt_tokenizer
+from data_prep.rows import question_text, rl_prompt
 from data_prep.split import DEFAULT_VAL_MAX, ValSelector, row_key
 from data_prep.stats import StatsCollector, write_stats
-from data_prep.validate import Checked, CheckOptions, RejectsWriter, iter_checked
+from data_prep.validate import Checked, CheckOptions, RejectsWriter, count_lines, iter_checked
+
+DEFAULT_MAX_REJECT_RATE = 0.05  # a few percent of odd rows is normal; more means a wrong flag or a broken input
+EMBED_WARN_ROWS = 5000  # above this, embedded image bytes multiply through verl's reward path (issue #7391)
+OUTPUTS = ("train.parquet", "val.parquet", "rejects.jsonl", "stats.json", "stats.png")
+
+
+class EmptyInputError(ValueError):
+    """The JSONL holds no line at all: nothing to prepare (exit status 1, not a usage error)."""
 
 
 def rl_row(checked: Checked, min_pixels: int, max_pixels: int, split: str = "") -> dict:
@@ -30,10 +47,7 @@ def rl_row(checked: Checked, min_pixels: int, max_pixels: int, split: str = "") 
     row = checked.row
     return {
         "data_source": schema.DATA_SOURCE,
-        "prompt": [
-            {"role": "system", "content": schema.SYSTEM_PROMPT},
-            {"role": "user", "content": user_text(row.problem, len(row.image_paths))},
-        ],
+        "prompt": rl_prompt(row.problem, len(row.image_paths)),
         "images": [image_entry(info, min_pixels, max_pixels) for info in checked.images],
         "ability": row.category,
         "reward_model": {"style": row.reward_method, "ground_truth": row.answer},
@@ -72,19 +86,66 @@ def reader_options(
     reward_map: Mapping[str, str] | None,
     category_map: Mapping[str, str] | None,
     require_cot: bool = False,
+    measure_prompt: bool = False,
+    tokenizer: str | None = None,
+    max_prompt_tokens: int | None = None,
 ) -> CheckOptions:
-    """Validate a reader's inputs (files, pixel bounds, label maps) and build its row-check options."""
+    """Validate a reader's inputs (files, pixel bounds, label maps, tokenizer) and build its row-check options."""
     if not os.path.isfile(jsonl):
         raise FileNotFoundError(f"--jsonl {jsonl!r} is not a file")
+    if os.path.getsize(jsonl) == 0:
+        raise EmptyInputError(f"--jsonl {jsonl!r} is empty: no rows to read")
     if not os.path.isdir(image_root):
         raise FileNotFoundError(f"--image-root {image_root!r} is not a directory")
     check_pixel_bounds(min_pixels, max_pixels)
+    if max_prompt_tokens is not None and max_prompt_tokens < 0:
+        raise ValueError(f"--max-prompt-tokens must be >= 0 (0: no limit), got {max_prompt_tokens}")
+    if tokenizer:
+        if not os.path.isdir(tokenizer):
+            raise FileNotFoundError(f"--tokenizer {tokenizer!r} is not a directory (a local model or tokenizer)")
+        tokenizer = os.path.abspath(tokenizer)
+        prompt_tokenizer(tokenizer).text_tokens(rl_prompt("?", 1))  # a template that cannot render fails here
     return CheckOptions(
         image_root=os.path.abspath(image_root),
         keep_bytes=embed_images,
         reward_map=check_label_map(reward_map, schema.REWARD_METHODS, "reward_map"),
         category_map=check_label_map(category_map, schema.CATEGORIES, "category_map"),
         require_cot=require_cot,
+        measure_prompt=measure_prompt,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+        tokenizer=tokenizer,
+        max_prompt_tokens=max_prompt_tokens,
+    )
+
+
+def check_reject_rate(max_reject_rate: float) -> None:
+    if not 0 <= max_reject_rate <= 1:
+        raise ValueError(f"--max-reject-rate must be between 0 and 1, got {max_reject_rate}")
+
+
+def reject_verdict(n_in: int, reasons: Mapping[str, int], max_reject_rate: float) -> str | None:
+    """None when the reject share is within `max_reject_rate`, else a message naming the dominant reasons."""
+    rejected = sum(reasons.values())
+    if not n_in or rejected / n_in <= max_reject_rate:
+        return None
+    top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    dominant = ", ".join(f"{reason} {count} ({count / rejected:.0%} of rejects)" for reason, count in top)
+    return (
+        f"{rejected} of {n_in} rows rejected ({rejected / n_in:.1%}), over --max-reject-rate {max_reject_rate:g}; "
+        f"mostly {dominant}. Outputs are written; if this share is expected, re-run with a higher --max-reject-rate"
+    )
+
+
+def embed_images_warning(n_rows: int) -> str | None:
+    """The --embed-images warning for a large input (None below EMBED_WARN_ROWS rows)."""
+    if n_rows <= EMBED_WARN_ROWS:
+        return None
+    return (
+        f"--embed-images with {n_rows} rows: verl 0.9.1 carries every decoded image into each reward call and "
+        "TransferQueue field (verl issue #7391), which at this scale needs host memory in the hundreds of GB. "
+        "Prefer path references (leave out --embed-images) with the images on a shared filesystem that every "
+        "node mounts at the same path."
     )
 
 
@@ -102,13 +163,21 @@ def prepare(
     category_map: Mapping[str, str] | None = None,
     workers: int | None = None,
     progress: bool = True,
+    overwrite: bool = False,
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
+    max_prompt_tokens: int | None = schema.DEFAULT_MAX_PROMPT_TOKENS,
+    tokenizer: str | os.PathLike | None = None,
 ) -> dict:
     """Write OUT/{train.parquet, val.parquet, rejects.jsonl, stats.json, stats.png}; return the summary.
 
     `val_size=None` takes 5% of the accepted rows (at most 1000); every category with two rows or more gets at
     least one val row. `embed_images` stores image bytes instead of absolute paths (no shared filesystem).
+    A non-empty `out_dir` is refused unless `overwrite`. Rows whose prompt (text tokens with `tokenizer`, a
+    local model directory, plus visual tokens) exceeds `max_prompt_tokens` are rejects. The summary's
+    `too_many_rejects` says (or is None) whether rejects exceed `max_reject_rate`; outputs are written anyway.
     """
     jsonl, image_root, out_dir = os.fspath(jsonl), os.fspath(image_root), os.fspath(out_dir)
+    check_reject_rate(max_reject_rate)
     opts = reader_options(
         jsonl,
         image_root,
@@ -117,71 +186,93 @@ def prepare(
         max_pixels=max_pixels,
         reward_map=reward_map,
         category_map=category_map,
+        measure_prompt=True,
+        tokenizer=os.fspath(tokenizer) if tokenizer else None,
+        max_prompt_tokens=max_prompt_tokens,
     )
+    refuse_non_empty_dir(out_dir, overwrite)
+    n_lines = count_lines(jsonl)
+    warnings = [w for w in [embed_images_warning(n_lines) if embed_images else None] if w]
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     os.makedirs(out_dir, exist_ok=True)
-    paths = {name: os.path.join(out_dir, name) for name in ("train.parquet", "val.parquet", "rejects.jsonl")}
+    paths = {name: os.path.join(out_dir, name) for name in OUTPUTS}
+    outputs = OutputFiles(list(paths.values()), last=paths["train.parquet"])
+    temp = {name: outputs.temp(path) for name, path in paths.items()}
     spool = os.path.join(out_dir, f".spool-{os.getpid()}.parquet")
     table_schema = rl_schema(embed_images)
-    stats = StatsCollector(min_pixels, max_pixels)
+    stats = StatsCollector(min_pixels, max_pixels, max_prompt_tokens, text_counted=opts.tokenizer is not None)
     selector = ValSelector(cap=DEFAULT_VAL_MAX if val_size is None else max(val_size, 0))
     started = time.perf_counter()
     n_in = 0
-    try:
-        # Pass 1: check every line; accepted rows go to the spool, rejects to their file.
-        with RejectsWriter(paths["rejects.jsonl"]) as rejects, RowWriter(spool, table_schema) as spooled:
-            for result in iter_checked(jsonl, opts, workers=workers, progress=progress):
-                n_in += 1
-                if not isinstance(result, Checked):
-                    rejects.write(result)
-                    stats.add_reject(result.reason, result.label)
-                    continue
-                spooled.write(rl_row(result, min_pixels, max_pixels), sum(len(i.data or b"") for i in result.images))
-                selector.add(
-                    result.row.category, row_key(seed, result.row.problem, result.row.image_paths), result.lineno
-                )
-                stats.add_row(result.row, result.images)
-        # Pass 2: route the spooled rows by the stratified val selection.
-        val_lines, quotas = selector.select(val_size)
-        with (
-            RowWriter(paths["train.parquet"], table_schema) as train,
-            RowWriter(paths["val.parquet"], table_schema) as val,
-        ):
-            for row in iter_rows(spool):
-                split = "val" if row["extra_info"]["index"] in val_lines else "train"
-                row["extra_info"]["split"] = split
-                (val if split == "val" else train).write(row, sum(len(i.get("bytes") or b"") for i in row["images"]))
-                stats.add_split(split, row["ability"])
-    finally:
-        if os.path.exists(spool):
-            os.remove(spool)
-    seconds = time.perf_counter() - started
-    if n_in != train.count + val.count + rejects.count:
-        raise RuntimeError(
-            f"row accounting broken: in={n_in} train={train.count} val={val.count} rejects={rejects.count}"
-        )
-    stats_dict = stats.to_dict()
-    summary = {
-        "in": n_in,
-        "train": train.count,
-        "val": val.count,
-        "rejects": rejects.count,
-        "reject_reasons": stats_dict["rejects"],
-        "unknown_labels": stats_dict["unknown_labels"],
-        "val_per_category": {c: q for c, q in quotas.items() if q},
-        "categories_missing_from_val": sorted(c for c, q in quotas.items() if not q) if val.count else [],
-        "seed": seed,
-        "embed_images": embed_images,
-        "min_pixels": min_pixels,
-        "max_pixels": max_pixels,
-        "seconds": round(seconds, 2),
-        "rows_per_s": round(n_in / seconds, 1) if seconds > 0 else None,
-        "files": {
-            **paths,
-            "stats.json": os.path.join(out_dir, "stats.json"),
-            "stats.png": os.path.join(out_dir, "stats.png"),
-        },
-    }
-    write_stats({"summary": summary, **stats_dict}, summary["files"]["stats.json"], summary["files"]["stats.png"])
+    with outputs:
+        try:
+            # Pass 1: check every line; accepted rows go to the spool, rejects to their file.
+            checked = iter_checked(jsonl, opts, workers=workers, progress=progress, total=n_lines)
+            with (
+                closing(checked),  # stops the workers at once if anything below raises
+                RejectsWriter(temp["rejects.jsonl"]) as rejects,
+                RowWriter(spool, table_schema) as spooled,
+            ):
+                for result in checked:
+                    n_in += 1
+                    if not isinstance(result, Checked):
+                        rejects.write(result)
+                        stats.add_reject(result.reason, result.label)
+                        continue
+                    spooled.write(
+                        rl_row(result, min_pixels, max_pixels), sum(len(i.data or b"") for i in result.images)
+                    )
+                    selector.add(
+                        result.row.category, row_key(seed, result.row.problem, result.row.image_paths), result.lineno
+                    )
+                    stats.add_row(result.row, result.images, result.prompt)
+            # Pass 2: route the spooled rows by the stratified val selection.
+            val_lines, quotas = selector.select(val_size)
+            with (
+                RowWriter(temp["train.parquet"], table_schema) as train,
+                RowWriter(temp["val.parquet"], table_schema) as val,
+            ):
+                for row in iter_rows(spool):
+                    split = "val" if row["extra_info"]["index"] in val_lines else "train"
+                    row["extra_info"]["split"] = split
+                    nbytes = sum(len(i.get("bytes") or b"") for i in row["images"])
+                    (val if split == "val" else train).write(row, nbytes)
+                    stats.add_split(split, row["ability"])
+        finally:
+            if os.path.exists(spool):
+                os.remove(spool)
+        seconds = time.perf_counter() - started
+        if n_in != train.count + val.count + rejects.count:
+            raise RuntimeError(
+                f"row accounting broken: in={n_in} train={train.count} val={val.count} rejects={rejects.count}"
+            )
+        stats_dict = stats.to_dict()
+        summary = {
+            "in": n_in,
+            "train": train.count,
+            "val": val.count,
+            "rejects": rejects.count,
+            "reject_reasons": stats_dict["rejects"],
+            "reject_rate": round(rejects.count / n_in, 4),
+            "max_reject_rate": max_reject_rate,
+            "too_many_rejects": reject_verdict(n_in, stats_dict["rejects"], max_reject_rate),
+            "unknown_labels": stats_dict["unknown_labels"],
+            "val_per_category": {c: q for c, q in quotas.items() if q},
+            "categories_missing_from_val": sorted(c for c, q in quotas.items() if not q) if val.count else [],
+            "seed": seed,
+            "embed_images": embed_images,
+            "min_pixels": min_pixels,
+            "max_pixels": max_pixels,
+            "max_prompt_tokens": max_prompt_tokens,
+            "prompt_tokens": stats_dict["prompt_tokens"],
+            "warnings": warnings,
+            "seconds": round(seconds, 2),
+            "rows_per_s": round(n_in / seconds, 1) if seconds > 0 else None,
+            "files": paths,
+        }
+        write_stats({"summary": summary, **stats_dict}, temp["stats.json"], temp["stats.png"])
+        outputs.commit()
     return summary
 
 
@@ -200,6 +291,13 @@ def format_summary(summary: dict) -> str:
         lines.append(
             f"  val lacks categories with fewer than 2 rows: {', '.join(summary['categories_missing_from_val'])}"
         )
+    tokens = summary["prompt_tokens"]
+    if tokens.get("n"):
+        counted = "text + visual" if tokens["text_counted"] else "visual only: pass --tokenizer to count text"
+        lines.append(
+            f"  prompt tokens ({counted}): p50 {tokens['p50']}, p95 {tokens['p95']}, max {tokens['max']}"
+            f" (--max-prompt-tokens {summary['max_prompt_tokens'] or 'none'})"
+        )
     lines.append(f"  outputs: {os.path.dirname(summary['files']['train.parquet']) or '.'}")
     return "\n".join(lines)
 
@@ -211,15 +309,24 @@ def add_source_options(p: argparse.ArgumentParser, out_help: str) -> None:
         required=True,
         help="WeThink JSONL (problem, answer, category, abilities, refined_cot, image_path, reward)",
     )
-    p.add_argument("--image-root", required=True, help="folder that image_path values are relative to")
+    p.add_argument(
+        "--image-root", required=True, help="folder that image_path values are relative to (and must stay inside)"
+    )
     p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in --out")
     p.add_argument("--embed-images", action="store_true", help="store image bytes instead of absolute paths")
-    p.add_argument("--min-pixels", type=int, default=schema.DEFAULT_MIN_PIXELS)
-    p.add_argument("--max-pixels", type=int, default=schema.DEFAULT_MAX_PIXELS)
+    p.add_argument("--min-pixels", type=int, default=schema.DEFAULT_MIN_PIXELS, help="lower pixel bound per image")
+    p.add_argument("--max-pixels", type=int, default=schema.DEFAULT_MAX_PIXELS, help="upper pixel bound per image")
     p.add_argument("--reward-map", nargs="+", action="extend", metavar="RAW=rule|model", help="extra reward labels")
     p.add_argument("--category-map", nargs="+", action="extend", metavar="RAW=CATEGORY", help="extra category labels")
+    p.add_argument(
+        "--max-reject-rate",
+        type=float,
+        default=DEFAULT_MAX_REJECT_RATE,
+        help="exit with status 1 (after writing everything) when a larger share of rows is rejected",
+    )
     p.add_argument("--workers", type=int, default=None, help="image-check processes (default: CPU count; 1: none)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def source_kwargs(args: argparse.Namespace) -> dict:
@@ -232,31 +339,79 @@ def source_kwargs(args: argparse.Namespace) -> dict:
         "category_map": schema.parse_label_map(args.category_map, schema.CATEGORIES, "--category-map"),
         "workers": args.workers,
         "progress": not args.no_progress,
+        "overwrite": args.overwrite,
+        "max_reject_rate": args.max_reject_rate,
     }
 
 
+def run_cli(parser: argparse.ArgumentParser, run, report) -> int:
+    """The exit-status contract shared by prepare and SFT export (see the module docstring)."""
+    try:
+        with interruptible():
+            summary = run()
+    except Interrupted as stop:
+        print(f"{parser.prog}: {stop}: stopped; no output was written", file=sys.stderr)
+        return stop.exit_code
+    except EmptyInputError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as err:
+        parser.error(str(err))
+    return report(summary)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wethink-prepare", description=__doc__.split("\n\n")[0])
-    add_source_options(p, out_help="output folder")
+    p = argparse.ArgumentParser(
+        prog="wethink-prepare",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n")[-1],
+        formatter_class=HelpFormatter,
+    )
+    add_source_options(p, out_help="output folder (empty or new, unless --overwrite)")
+    p.add_argument(
+        "--max-prompt-tokens",
+        type=int,
+        default=schema.DEFAULT_MAX_PROMPT_TOKENS,
+        help="reject rows whose prompt is longer (the recipe's data.max_prompt_length; 0: no limit)",
+    )
+    p.add_argument(
+        "--tokenizer",
+        metavar="DIR",
+        help="local model/tokenizer directory: count the prompt's text tokens too (else visual tokens only)",
+    )
     p.add_argument("--val-size", type=int, default=None, help="val rows (default: 5%% of accepted rows, at most 1000)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="seed of the train/val split")
     return p
+
+
+def report(summary: dict) -> int:
+    print(format_summary(summary))
+    if summary["train"] + summary["val"] == 0:
+        print(f"error: no usable rows; see {summary['files']['rejects.jsonl']}", file=sys.stderr)
+        return 1
+    if summary["too_many_rejects"]:
+        print(f"error: {summary['too_many_rejects']}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        summary = prepare(
-            args.jsonl, args.image_root, args.out, val_size=args.val_size, seed=args.seed, **source_kwargs(args)
+
+    def run() -> dict:
+        return prepare(
+            args.jsonl,
+            args.image_root,
+            args.out,
+            val_size=args.val_size,
+            seed=args.seed,
+            max_prompt_tokens=args.max_prompt_tokens,
+            tokenizer=args.tokenizer,
+            **source_kwargs(args),
         )
-    except (ValueError, FileNotFoundError) as err:
-        parser.error(str(err))
-    print(format_summary(summary))
-    if summary["train"] + summary["val"] == 0:
-        print(f"error: no usable rows; see {summary['files']['rejects.jsonl']}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_cli(parser, run, report)
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def test_other_seed_other_split_and_explicit_val_size(path_mode, tmp_path):
     assert summary["val"] == 14 and summary["train"] == len(LINES) - 14
     assert {r["ability"] for r in rows(tmp_path, "val")} == set(CATEGORIES)
     assert split_of(tmp_path)["val"] != split_of(path_mode[1])["val"]
-    assert prepare(JSONL, IMAGES, tmp_path, val_size=0, workers=1, progress=False)["val"] == 0
+    assert prepare(JSONL, IMAGES, tmp_path, val_size=0, workers=1, progress=False, overwrite=True)["val"] == 0
 
 
 def test_stats_json_and_chart(path_mode):

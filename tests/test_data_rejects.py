@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from data_prep.images import IMAGE_REJECT_REASONS
+from data_prep.prompt_length import PROMPT_TOO_LONG
 from data_prep.rows import REJECT_REASONS
 from data_prep.wethink import main, prepare
 
@@ -55,6 +56,8 @@ CASES = [
     ("image_unreadable", line(image_path="broken/truncated.jpg")),
     ("image_unreadable", line(image_path="broken/truncated.png")),
     ("image_aspect_ratio", line(image_path="broken/sliver.png")),
+    ("image_outside_root", line(image_path="../outside.png")),
+    ("prompt_too_long", line(image_path=["chartqa/sales_2022.png"] * 8)),  # 8 x 266 visual tokens > 2048
     (None, line(image_path=["chartqa/sales_2022.png", "chartqa/sales_2023.png"], abilities="multi-image reasoning")),
     (None, line(answer=42, category="numerical", problem="<image>\nHow many?")),
     ("truncated_json", line()[:40]),
@@ -74,6 +77,7 @@ def bad_input(tmp_path_factory):
     (broken / "truncated.jpg").write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])
     (broken / "truncated.png").write_bytes(png.getvalue()[: len(png.getvalue()) // 2])
     Image.new("RGB", (1000, 4), (0, 0, 0)).save(broken / "sliver.png")
+    Image.new("RGB", (300, 200), (10, 120, 200)).save(root.parent / "outside.png")  # a good image, but not ours
     src = root.parent / "bad.jsonl"
     src.write_bytes(b"".join(raw for _, raw in CASES))
     return src, root
@@ -91,7 +95,8 @@ def read_rejects(out: Path) -> list[dict]:
 
 
 def test_every_reason_is_exercised_here():
-    assert {reason for reason, _ in CASES if reason} == set(REJECT_REASONS) | set(IMAGE_REJECT_REASONS)
+    expected = set(REJECT_REASONS) | set(IMAGE_REJECT_REASONS) | {PROMPT_TOO_LONG}
+    assert {reason for reason, _ in CASES if reason} == expected
 
 
 def test_nothing_is_lost(prepared):
@@ -117,6 +122,8 @@ def test_each_reject_names_its_line_reason_and_raw_text(prepared):
     assert "'answer'" in by_line[6]["detail"] and "'reward'" in by_line[7]["detail"]
     assert "'Chart QA'" in by_line[12]["detail"] and "--category-map" in by_line[12]["detail"]
     assert "no_such_chart.png" in by_line[17]["detail"]
+    assert "outside --image-root" in by_line[22]["detail"]
+    assert "2128 tokens" in by_line[23]["detail"] and "--max-prompt-tokens 2048" in by_line[23]["detail"]
     assert "cut mid-JSON" in by_line[len(CASES)]["detail"]
 
 
@@ -135,10 +142,10 @@ def test_accepted_rows_are_normalised(prepared):
     rows = pq.read_table(out / "train.parquet").to_pylist() + pq.read_table(out / "val.parquet").to_pylist()
     by_line = {r["extra_info"]["index"]: r for r in rows}
     assert sorted(by_line) == [n for n, (reason, _) in enumerate(CASES, start=1) if reason is None]
-    multi = by_line[22]
+    multi = by_line[24]
     assert multi["extra_info"]["abilities"] == ["multi-image reasoning"]
     assert multi["prompt"][1]["content"].startswith("<image><image>") and len(multi["images"]) == 2
-    numeric = by_line[23]
+    numeric = by_line[25]
     assert numeric["reward_model"]["ground_truth"] == "42" and numeric["ability"] == "numeric"
     assert numeric["prompt"][1]["content"] == "<image>\nHow many?"  # existing placeholder kept, not doubled
     assert numeric["extra_info"]["question"] == "How many?"
@@ -163,6 +170,7 @@ def test_label_maps_turn_unknown_labels_into_rows(bad_input, tmp_path):
 def test_cli_label_maps_and_bad_map_targets(bad_input, tmp_path, capsys):
     src, root = bad_input
     args = ["--jsonl", str(src), "--image-root", str(root), "--out", str(tmp_path), "--workers", "1", "--no-progress"]
+    args += ["--overwrite", "--max-reject-rate", "1"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert f"in={len(CASES)} = train" in printed and "unknown category 'Chart QA' on 1 row(s)" in printed

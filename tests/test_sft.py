@@ -95,11 +95,27 @@ def test_sft_rejects_rows_without_reasoning_keeping_the_raw_line(tmp_path):
     assert reject["raw"] == lines[1]
 
 
-def test_cli(tmp_path, capsys):
-    out = tmp_path / "sft.parquet"
-    argv = ["--jsonl", str(JSONL), "--image-root", str(IMAGES), "--out", str(out), "--format", "verl", "--no-progress"]
-    assert main([*argv, "--workers", "1"]) == 0
+def test_cli_format_follows_the_extension_and_a_contradiction_is_an_error(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    base = ["--jsonl", str(JSONL), "--image-root", str(IMAGES), "--workers", "1", "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "sft.parquet")]) == 0  # no --format: verl, from .parquet
     assert f"in={N_SAMPLE} = out {N_SAMPLE} + rejects 0" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        main([*argv[:-3], "--format", "llamafactory", "--embed-images"])
-    assert "--embed-images applies to --format verl only" in capsys.readouterr().err
+    assert pq.read_schema(tmp_path / "sft.parquet").names == ["messages", "images"]
+    assert main([*base, "--out", str(tmp_path / "lf.json")]) == 0  # llamafactory, from .json
+    assert len(json.loads((tmp_path / "lf.json").read_text(encoding="utf-8"))) == N_SAMPLE
+    capsys.readouterr()
+    for extra, message in [
+        (["--out", str(tmp_path / "x.parquet"), "--format", "llamafactory"], "--format llamafactory contradicts"),
+        (["--out", str(tmp_path / "x.json"), "--format", "verl"], "extension .json means --format llamafactory"),
+        (["--out", str(tmp_path / "x.data")], "cannot tell the format from '.data'"),
+        (["--out", str(tmp_path / "x.json"), "--embed-images"], "--embed-images applies to --format verl only"),
+        (["--out", str(tmp_path / "sft.parquet")], "pass --overwrite"),  # an earlier export is never replaced
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            main([*base, *extra])
+        assert exc.value.code == 2 and message in capsys.readouterr().err, extra
+    written = ["lf.json", "lf.rejects.jsonl", "sft.parquet", "sft.rejects.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == written  # refused runs wrote nothing
+    assert main([*base, "--out", str(tmp_path / "x.data"), "--format", "verl"]) == 0  # unknown extension: --format
+    assert main([*base, "--out", str(tmp_path / "sft.parquet"), "--overwrite"]) == 0

@@ -1,0 +1,122 @@
+"""Nothing half-written: outputs appear only when a run completes, an existing --out is never silently replaced,
+and SIGINT / SIGTERM stop a real `python -m` run, its worker processes included, leaving no output behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pyarrow.parquet as pq
+import pytest
+
+from data_prep.outputs import Interrupted, interruptible
+from data_prep.wethink import OUTPUTS, main, prepare
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "examples" / "sample"
+JSONL, IMAGES = SAMPLE / "wethink_sample.jsonl", SAMPLE / "images"
+
+
+def big_input(path: Path, n_rows: int) -> Path:
+    """`n_rows` distinct rows cycling through the sample's rows: many seconds of work for two workers."""
+    base = [json.loads(x) for x in JSONL.read_text(encoding="utf-8").splitlines()]
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n_rows):
+            fh.write(json.dumps({**base[i % len(base)], "problem": f"{base[i % len(base)]['problem']} ({i})"}) + "\n")
+    return path
+
+
+def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    args = ["--jsonl", str(JSONL), "--image-root", str(IMAGES), "--out", str(out), "--workers", "1", "--no-progress"]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2 and "is not empty (notes.txt)" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # refused before writing anything
+    assert main([*args, "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUTS, "notes.txt"])  # only its own files replaced
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_an_interrupted_overwrite_keeps_the_previous_outputs_and_no_temporary_file(tmp_path):
+    out = tmp_path / "out"
+    first = prepare(JSONL, IMAGES, out, workers=1, progress=False)
+    before = {name: (out / name).read_bytes() for name in OUTPUTS}
+    src = big_input(tmp_path / "big.jsonl", 3000)  # seconds of work in one process
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))  # a real SIGINT, mid-run
+    with pytest.raises(Interrupted, match="SIGINT"), interruptible():
+        timer.start()
+        try:
+            prepare(src, IMAGES, out, workers=1, progress=False, overwrite=True)
+        finally:
+            timer.cancel()
+            timer.join()
+    assert {name: (out / name).read_bytes() for name in OUTPUTS} == before  # the old set, whole and untouched
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)  # no temporary or spool file left
+    assert pq.read_metadata(out / "val.parquet").num_rows == first["val"]
+
+
+def children_of(process: subprocess.Popen, at_least: int, timeout: float = 60) -> list[psutil.Process]:
+    """The run's worker processes once at least `at_least` are up (the spawn pool's resource tracker included)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kids = psutil.Process(process.pid).children(recursive=True)
+        if len(kids) >= at_least:
+            return kids
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the workers never started")
+
+
+def interrupt(tmp_path: Path, module: str, out: Path, sig: int, whole_group: bool) -> tuple[int, str]:
+    """Start `python -m module` on a large input with two workers, signal it mid-run, return (status, stderr)
+    once it has exited; assert that none of its processes outlives it by more than a few seconds."""
+    src = big_input(tmp_path / "big.jsonl", 20000)
+    args = [sys.executable, "-m", module, "--jsonl", str(src), "--image-root", str(IMAGES), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen(
+        [*args, "--workers", "2", "--no-progress"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a terminal gives a command (Ctrl-C reaches all)
+    )
+    try:
+        kids = children_of(process, at_least=3)  # two workers and multiprocessing's resource tracker
+        time.sleep(0.5)  # the workers are checking rows now
+        assert process.poll() is None, "the run finished before the signal: make the input larger"
+        if whole_group:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+        _, err = process.communicate(timeout=30)
+        gone, alive = psutil.wait_procs(kids, timeout=5)
+        assert not alive, f"orphaned: {[p.cmdline() for p in alive]}"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return process.returncode, err.decode()
+
+
+def test_ctrl_c_stops_prepare_and_its_workers_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    status, err = interrupt(tmp_path, "data_prep.wethink", out, signal.SIGINT, whole_group=True)
+    assert status == 130 and "interrupted by SIGINT" in err and "Traceback" not in err, err
+    assert not out.exists() or list(out.iterdir()) == []  # no train.parquet, no partial file, no spool
+
+
+def test_sigterm_stops_the_sft_export_and_its_workers_and_writes_nothing(tmp_path):
+    out = tmp_path / "sft" / "wethink_sft.parquet"
+    status, err = interrupt(tmp_path, "data_prep.sft", out, signal.SIGTERM, whole_group=False)
+    assert status == 143 and "interrupted by SIGTERM" in err and "Traceback" not in err, err
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
