@@ -1,7 +1,11 @@
 """`python -m data_prep.synthesize --images DIR --out FILE.jsonl ...` (console script `wethink-synthesize`).
 
+Resuming: re-running the same command continues a stopped run (killed, interrupted, or with images that failed
+on endpoint errors). Finished images are not redone, and every reply already received comes from the stage
+cache, so nothing is asked twice and nothing is lost or duplicated.
+
 Exit status: 0 when every image is done, 1 when some failed on endpoint errors (re-run the same command to
-retry them; finished images are not redone), 2 on bad arguments.
+retry them), 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from data_prep.cli_help import HelpFormatter
 from rewards.chat_client import ChatEndpoint
 
 from .pipeline import SynthesisConfig, synthesize
@@ -30,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wethink-synthesize",
         description="Synthesize WeThink-schema multimodal QA with reasoning paths from a directory of images, "
         "using OpenAI-compatible endpoints (vllm serve or a hosted API).",
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--images", type=Path, required=True, help="root directory of the images (searched recursively)"
@@ -48,14 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--refine-turns", type=int, default=2, help="follow-up rounds before the final description (0: none)"
     )
-    parser.add_argument("--questions-per-image", type=int, default=3)
+    parser.add_argument("--questions-per-image", type=int, default=3, help="questions asked for each image")
     parser.add_argument("--concurrency", type=int, default=8, help="images processed at once")
     parser.add_argument(
         "--endpoint-concurrency", type=int, help="requests in flight per server (default: --concurrency)"
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request attempt")
     parser.add_argument("--retries", type=int, default=2, help="retries per request on timeouts, 429 and 5xx")
-    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--temperature", type=float, default=0.0, help="sampling temperature of every request")
     parser.add_argument(
         "--seed", type=int, default=0, help="sent with every request (servers that honour it are reproducible)"
     )
@@ -72,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-failures", type=int, default=20, help="stop after this many images fail on endpoint errors (0: never)"
     )
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 

@@ -3,17 +3,24 @@
 Roles: `vlm` (sees the image), `reasoner` (text only), `judge` (descriptive agreement; defaults to the
 reasoner), `arbiter` (optional, sees the image, settles disagreements). Requests to the same server share one
 set of slots, so `--endpoint-concurrency` bounds what each server receives however the roles map onto it.
+
+Every attempt is counted (`calls`, so retries included; `retries` separately; `attempt_errors` by reason). A
+reply whose `content` is empty while `reasoning_content` holds text is rejected as `reasoning_only`: the text is
+the model's unfinished thinking, not an answer, and the image is done rather than retried forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
-from rewards.chat_client import ChatEndpoint, ChatError, ClientSlots, chat
+from rewards.chat_client import ChatEndpoint, ChatError, ClientSlots, strip_thinking
 
 from .images import EncodedImage
+from .replies import Rejected
 from .store import StageCache, stable_hash
+from .wire import Message, attempt
 
 VISION_ROLES = frozenset({"vlm", "arbiter"})
 # call name -> the pipeline stage it belongs to (for reject records and the summary)
@@ -51,8 +58,10 @@ class Models:
     cache: StageCache
     endpoint_concurrency: int = 8
     params: dict = field(default_factory=dict)  # temperature, seed, max_tokens: sent with every request
-    calls: Counter = field(default_factory=Counter)  # stage -> requests sent
-    cache_hits: Counter = field(default_factory=Counter)  # stage -> replies read from the cache
+    calls: Counter = field(default_factory=Counter)  # call -> requests sent (every attempt, retries included)
+    retries: Counter = field(default_factory=Counter)  # call -> attempts after a failed one
+    attempt_errors: Counter = field(default_factory=Counter)  # why attempts failed (retried or not)
+    cache_hits: Counter = field(default_factory=Counter)  # call -> replies read from the cache
     _slots: dict[str, ClientSlots] = field(default_factory=dict)
 
     def has(self, role: str) -> bool:
@@ -96,13 +105,34 @@ class Models:
             self.cache_hits[stage] += 1
             return cached
         async with self._server(endpoint).slot() as client:
-            self.calls[stage] += 1
-            try:
-                reply = await chat(endpoint, messages, client=client, **self.params)
-            except ChatError as error:
-                raise EndpointError(stage, role, error) from None
+            message = await self._attempts(role, stage, endpoint, messages, client)
+        reply = strip_thinking(message.content)
+        if not reply and message.reasoning.strip():
+            raise Rejected(
+                STAGE_OF_CALL.get(stage, stage),
+                "reasoning_only",
+                f"the {role} reply ({stage}) has no content, only {len(message.reasoning)} characters of "
+                f"reasoning_content (finish_reason {message.finish_reason}): raise --max-tokens, or serve the "
+                "model without a reasoning parser",
+            )
         self.cache.put(key, stage, endpoint.model, reply)
         return reply
+
+    async def _attempts(self, role: str, stage: str, endpoint: ChatEndpoint, messages: list[dict], client) -> Message:
+        """Up to 1 + `endpoint.retries` attempts with exponential backoff, each one counted. Raises EndpointError."""
+        body = {"model": endpoint.model, "messages": messages, **self.params}
+        for number in range(endpoint.retries + 1):
+            self.calls[stage] += 1
+            if number:
+                self.retries[stage] += 1
+            try:
+                return await attempt(endpoint, body, client)
+            except ChatError as error:
+                self.attempt_errors[error.reason] += 1
+                if not error.retryable or number == endpoint.retries:
+                    raise EndpointError(stage, role, error) from None
+            await asyncio.sleep(endpoint.backoff * 2**number)
+        raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,9 +29,11 @@ def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     """Write via a temp file in the same directory and rename: readers see the old or the new file, never half.
 
     `durable=False` skips the fsync: for cache entries, where a file lost to a power cut is only a re-call.
+    The file gets the user's umask like any new file (`mkstemp` would make it owner-only, 0600).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -86,7 +86,9 @@ def build_summary(
         "stages": _nest(totals),
         "rejects": _reject_kinds(store.paths["rejects"]),
         "this_run": {
-            "calls": dict(sorted(models.calls.items())),
+            "calls": dict(sorted(models.calls.items())),  # every request sent, retries included
+            "retries": dict(sorted(models.retries.items())),
+            "attempt_errors": dict(models.attempt_errors.most_common()),
             "cache_hits": dict(sorted(models.cache_hits.items())),
             "elapsed_s": round(elapsed, 3),
             "stopped": stopped,
@@ -121,9 +123,11 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  rejected at {stage}: " + ", ".join(f"{k} {v}" for k, v in kinds.items()))
     run = summary["this_run"]
     lines.append(
-        f"calls sent: {sum(run['calls'].values())}, cache hits: {sum(run['cache_hits'].values())}, "
-        f"{run['elapsed_s']:.1f}s"
+        f"calls sent: {sum(run['calls'].values())} (retries included: {sum(run['retries'].values())}), "
+        f"cache hits: {sum(run['cache_hits'].values())}, {run['elapsed_s']:.1f}s"
     )
+    if run["attempt_errors"]:
+        lines.append("  failed attempts: " + ", ".join(f"{k} {v}" for k, v in run["attempt_errors"].items()))
     if run["stopped"]:
         lines.append(f"STOPPED: {run['stopped']}")
     return "\n".join(lines)
