@@ -5,9 +5,11 @@ distinct; images referenced from the sample's handful of small PNGs, every row's
 prepared in a fresh child process, whose peak RSS is read with `resource.getrusage`: the main process and,
 separately, the largest image-check worker. The baseline in the same run is the smallest size: flat memory
 means a peak-RSS ratio near 1.0 at 100x the rows. For contrast, a naive in-memory conversion (all rows in a
-list, one `pa.Table.from_pylist`, no image checks) runs on the same inputs.
+list, one `pa.Table.from_pylist`, no image checks) runs on the same inputs. Each child also reports whether
+torch got imported (prep needs none; importing it costs ~0.5 GB of RSS per process).
 
 Usage: python benchmarks/bench_prepare.py [--sizes 1000 10000 100000] [--workers N] [--embed-images] [--no-naive]
+       [--tokenizer DIR]   (count text tokens with a local tokenizer, e.g. `recipes.cpu.tiny_model`'s)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ COLUMNS = (
     ("x base", 8),
     ("peak RSS worker MB", 20),
     ("x base", 8),
+    ("torch", 7),
 )
 
 
@@ -67,8 +70,15 @@ def run_child(args: argparse.Namespace) -> None:
     if args.child == "streaming":
         from data_prep.wethink import prepare
 
+        extra = {"tokenizer": args.tokenizer} if args.tokenizer else {}
         summary = prepare(
-            args.jsonl, args.image_root, args.out, embed_images=args.embed_images, workers=args.workers, progress=False
+            args.jsonl,
+            args.image_root,
+            args.out,
+            embed_images=args.embed_images,
+            workers=args.workers,
+            progress=False,
+            **extra,
         )
         rows = summary["in"]
         assert summary["in"] == summary["train"] + summary["val"] + summary["rejects"]
@@ -80,6 +90,7 @@ def run_child(args: argparse.Namespace) -> None:
         "seconds": seconds,
         "main_mb": _peak_mb(resource.RUSAGE_SELF),
         "worker_mb": _peak_mb(resource.RUSAGE_CHILDREN),
+        "torch": "torch" in sys.modules,
     }
     print(json.dumps(figures))
 
@@ -126,6 +137,8 @@ def measure(mode: str, jsonl: Path, out: Path, args: argparse.Namespace) -> dict
     ]
     if args.embed_images:
         cmd.append("--embed-images")
+    if args.tokenizer:
+        cmd += ["--tokenizer", args.tokenizer]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{mode} run failed:\n{done.stderr[-3000:]}")
@@ -138,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--embed-images", action="store_true")
     p.add_argument("--no-naive", action="store_true", help="skip the in-memory baseline")
+    p.add_argument("--tokenizer", help="local tokenizer directory: prepare counts text tokens with it")
     p.add_argument("--child", choices=["streaming", "naive"], help=argparse.SUPPRESS)
     p.add_argument("--jsonl", help=argparse.SUPPRESS)
     p.add_argument("--image-root", help=argparse.SUPPRESS)
@@ -148,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     modes = ["streaming"] + ([] if args.no_naive else ["naive"])
-    print(f"prepare benchmark: workers={args.workers} embed_images={args.embed_images} cpus={os.cpu_count()}")
+    print(
+        f"prepare benchmark: workers={args.workers} embed_images={args.embed_images} tokenizer={bool(args.tokenizer)}"
+        f" cpus={os.cpu_count()}"
+    )
     print(_table_row(name for name, _ in COLUMNS))
     print("-" * sum(width for _, width in COLUMNS))
     with tempfile.TemporaryDirectory(prefix="bench_prepare_") as tmp:
@@ -172,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"{f['main_mb'] / base['main_mb']:.2f}",
                             f"{f['worker_mb']:.0f}" if has_workers else "-",
                             f"{f['worker_mb'] / base['worker_mb']:.2f}" if has_workers else "-",
+                            "yes" if f["torch"] else "no",
                         ]
                     ),
                     flush=True,

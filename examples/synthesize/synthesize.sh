@@ -14,6 +14,7 @@ CONCURRENCY=${CONCURRENCY:-32}
 QUESTIONS=${QUESTIONS:-3}
 REFINE_TURNS=${REFINE_TURNS:-2}
 EXTRA_ARGS=${EXTRA_ARGS:-}  # e.g. "--arbiter-url ... --arbiter-model ... --vlm-key-env OPENAI_API_KEY"
+PREP_ARGS=${PREP_ARGS:-}    # e.g. "--tokenizer /models/Qwen2.5-VL-7B-Instruct" (count prompt text tokens too)
 
 # Re-running the same command resumes: finished images are skipped, cached replies are not re-requested.
 # shellcheck disable=SC2086
@@ -31,5 +32,7 @@ elif [ "${status:-0}" -ne 0 ]; then
   exit "$status"
 fi
 
-# The rows are in the WeThink schema: the prepare step takes them unchanged.
-python -m data_prep.wethink --jsonl "$OUT" --image-root "$IMAGES" --out "$(dirname "$OUT")/verl"
+# The rows are in the WeThink schema: the prepare step takes them unchanged. --overwrite: a re-run (more images
+# done) replaces the previous preparation; until it completes, the previous one stays whole.
+# shellcheck disable=SC2086
+python -m data_prep.wethink --jsonl "$OUT" --image-root "$IMAGES" --out "$(dirname "$OUT")/verl" --overwrite $PREP_ARGS
