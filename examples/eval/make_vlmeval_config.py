@@ -1,8 +1,12 @@
-"""Write a VLMEvalKit `--config` JSON that evaluates a trained checkpoint the way WeThink-Qwen2.5VL-7B was evaluated.
+"""Write a VLMEvalKit `--config` JSON that evaluates a checkpoint exactly as the official WeThink entry does.
 
-VLMEvalKit's `WeThinkVL` class already implements the paper's protocol (system prompt except on OCRBench and
-AI2D_TEST, answer extracted from `<answer>`); this file only fills in our checkpoint and the paper's settings,
-taken from `data_prep.schema` so training and evaluation cannot drift apart.
+The official entry is `WeThink-Qwen2.5VL-7B` in VLMEvalKit's `vlmeval/config.py` (class `WeThinkVL`, added in
+open-compass/VLMEvalKit#1003): pixels 1280x28x28 .. 16384x28x28, `use_custom_prompt=False`, the WeThink system
+prompt, and the class defaults for everything else: near-greedy decoding (top-k 1, top-p 0.001, temperature
+0.01), 2048 new tokens, and `post_process` off. With `post_process` off the class still takes the answer out
+of `<answer>` for MMBench (by name), and every other benchmark's judge reads the whole reply, as on the
+leaderboard. The class also drops the system prompt on OCRBench and AI2D_TEST, by those exact names, so the
+dataset names below are VLMEvalKit's own (see vlmeval_benchmarks.py). Only the checkpoint differs from the entry.
 
     python examples/eval/make_vlmeval_config.py --model-path /ckpt/hf --out wethink_eval.json
 """
@@ -14,33 +18,18 @@ import json
 import sys
 from pathlib import Path
 
+from vlmeval_benchmarks import BENCHMARKS, BY_NAME
+
 from data_prep.schema import EVAL_MAX_PIXELS, EVAL_MIN_PIXELS, SYSTEM_PROMPT
 
-# Benchmark -> (VLMEvalKit dataset name, dataset class). The names drive VLMEvalKit's judging, keep them exact.
-BENCHMARKS = {
-    "MathVista": ("MathVista_MINI", "MathVista"),
-    "MathVision": ("MathVision", "MathVision"),
-    "MathVerse": ("MathVerse_MINI_Vision_Only", "MathVerse"),
-    "DynaMath": ("DynaMath", "Dynamath"),
-    "WeMath": ("WeMath", "WeMath"),
-    "LogicVista": ("LogicVista", "LogicVista"),
-    "MMBench": ("MMBench_DEV_EN_V11", "ImageMCQDataset"),
-    "MMStar": ("MMStar", "ImageMCQDataset"),
-    "MMMU": ("MMMU_DEV_VAL", "MMMUDataset"),
-    "HallusionBench": ("HallusionBench", "ImageYORNDataset"),
-    "AI2D": ("AI2D_TEST", "ImageMCQDataset"),
-    "OCRBench": ("OCRBench", "OCRBench"),
-    "MMVet": ("MMVet", "MMVet"),
-}
-
-# Near-greedy decoding with a 2048-token budget, as in the paper's evaluation.
-DECODING = {"max_new_tokens": 2048, "temperature": 0.01, "top_p": 0.001, "top_k": 1, "repetition_penalty": 1.0}
+# WeThinkVL's own defaults, which the official entry keeps; written out so a changed default cannot drift us.
+DECODING = {"max_new_tokens": 2048, "top_p": 0.001, "top_k": 1, "temperature": 0.01, "repetition_penalty": 1.0}
 
 
 def build_config(model_path: str, name: str, benchmarks: list[str]) -> dict:
-    unknown = sorted(set(benchmarks) - set(BENCHMARKS))
+    unknown = sorted(set(benchmarks) - set(BY_NAME))
     if unknown:
-        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
+        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {[b.name for b in BENCHMARKS]}")
     model = {
         "class": "WeThinkVL",
         "model_path": model_path,
@@ -48,10 +37,15 @@ def build_config(model_path: str, name: str, benchmarks: list[str]) -> dict:
         "max_pixels": EVAL_MAX_PIXELS,
         "use_custom_prompt": False,
         "system_prompt": SYSTEM_PROMPT,
-        "post_process": True,
+        "post_process": False,
         **DECODING,
     }
-    data = {BENCHMARKS[b][0]: {"class": BENCHMARKS[b][1], "dataset": BENCHMARKS[b][0]} for b in benchmarks}
+    data = {
+        metric.dataset: {"class": metric.dataset_class, "dataset": metric.dataset}
+        for benchmark in BENCHMARKS
+        if benchmark.name in benchmarks
+        for metric in benchmark.metrics
+    }
     return {"model": {name: model}, "data": data}
 
 
@@ -59,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-path", required=True, help="a Hugging Face checkpoint (merge verl's first)")
     parser.add_argument("--name", default="WeThink-verl-7B", help="the model name in VLMEvalKit's outputs")
-    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), metavar="NAME")
+    parser.add_argument("--benchmarks", nargs="+", default=[b.name for b in BENCHMARKS], metavar="NAME")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
@@ -67,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     args.out.write_text(json.dumps(config, indent=2) + "\n")
-    print(f"wrote {args.out}: {args.name} on {len(config['data'])} benchmarks")
+    print(f"wrote {args.out}: {args.name} on {len(config['data'])} VLMEvalKit datasets")
     return 0
 
 
