@@ -28,25 +28,38 @@ class Interrupted(BaseException):
         return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
 
 
+_received: list[int] = []  # the signal `interruptible` caught, if any
+
+
 @contextmanager
 def interruptible() -> Iterator[None]:
-    """Inside: the first SIGINT or SIGTERM raises `Interrupted`; later ones are ignored while cleanup runs."""
+    """Inside: the first SIGINT or SIGTERM raises `Interrupted`; later ones are ignored while cleanup runs.
+
+    A handler's exception is lost when the signal lands in a weakref or `__del__` callback (CPython reports it as
+    unraisable), so the signal is also recorded and the row loops call `raise_if_interrupted()`.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
-    signals = (signal.SIGINT, signal.SIGTERM)
 
     def handler(signum, frame):
-        for s in signals:
-            signal.signal(s, signal.SIG_IGN)
-        raise Interrupted(signum)
+        if not _received:
+            _received.append(signum)
+            raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, handler) for s in signals}
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        _received.clear()
+
+
+def raise_if_interrupted() -> None:
+    """Raise `Interrupted` if a signal arrived whose exception was swallowed on the way (see `interruptible`)."""
+    if _received:
+        raise Interrupted(_received[0])
 
 
 def refuse_existing(paths: list[str], option: str, overwrite: bool) -> None:

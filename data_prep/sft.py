@@ -26,7 +26,7 @@ from contextlib import closing
 from data_prep import schema
 from data_prep.cli_help import HelpFormatter
 from data_prep.images import image_entry
-from data_prep.outputs import OutputFiles, refuse_existing
+from data_prep.outputs import OutputFiles, raise_if_interrupted, refuse_existing
 from data_prep.parquet import RowWriter, sft_schema
 from data_prep.rows import bare_cot, user_text
 from data_prep.validate import Checked, RejectsWriter, iter_checked
@@ -52,7 +52,9 @@ def output_format(out: str, fmt: str | None) -> str:
     implied = FORMAT_OF_EXTENSION.get(ext)
     if fmt is None and implied is None:
         known = ", ".join(f"{e} for {f}" for e, f in FORMAT_OF_EXTENSION.items())
-        raise ValueError(f"--out {out!r}: cannot tell the format from {ext or 'no extension'!r} ({known}); pass --format")
+        raise ValueError(
+            f"--out {out!r}: cannot tell the format from {ext or 'no extension'!r} ({known}); pass --format"
+        )
     if fmt is not None and implied is not None and fmt != implied:
         raise ValueError(f"--format {fmt} contradicts --out {out!r}, whose extension {ext} means --format {implied}")
     return fmt or implied
@@ -171,6 +173,7 @@ def export_sft(
         checked = iter_checked(jsonl, opts, workers=workers, progress=progress)
         with closing(checked), RejectsWriter(outputs.temp(rejects_path)) as rejects, writer:
             for result in checked:
+                raise_if_interrupted()
                 n_in += 1
                 if not isinstance(result, Checked):
                     rejects.write(result)
@@ -228,9 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         "--format", choices=FORMATS, default=None, help="export format (default: from the --out extension)"
     )
     args = parser.parse_args(argv)
-    return run_cli(
-        parser, lambda: export_sft(args.jsonl, args.image_root, args.out, fmt=args.format, **source_kwargs(args)), report
-    )
+    def run() -> dict:
+        return export_sft(args.jsonl, args.image_root, args.out, fmt=args.format, **source_kwargs(args))
+
+    return run_cli(parser, run, report)
 
 
 if __name__ == "__main__":

@@ -213,7 +213,7 @@ def plot_stats(stats: dict, png_path: str) -> None:
         "Prompt tokens per row" + ("" if pt["text_counted"] else " (visual only)"),
         "tokens (log2 bins)",
         "tab:olive",
-        note=f"limit {pt['max_prompt_tokens'] or 'none'}; over it: {stats['rejects'].get('prompt_too_long', 0)} rejected",
+        note=f"limit {pt['max_prompt_tokens'] or 'none'}; over it: {stats['rejects'].get('prompt_too_long', 0)} rows",
     )
     axes[1][3].axis("off")
     fig.suptitle("WeThink data preparation")

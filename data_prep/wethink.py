@@ -25,7 +25,7 @@ from contextlib import closing
 from data_prep import schema
 from data_prep.cli_help import HelpFormatter
 from data_prep.images import image_entry
-from data_prep.outputs import Interrupted, OutputFiles, interruptible, refuse_non_empty_dir
+from data_prep.outputs import Interrupted, OutputFiles, interruptible, raise_if_interrupted, refuse_non_empty_dir
 from data_prep.parquet import RowWriter, iter_rows, rl_schema
 from data_prep.prompt_length import prompt_tokenizer
 from data_prep.rows import question_text, rl_prompt
@@ -215,6 +215,7 @@ def prepare(
                 RowWriter(spool, table_schema) as spooled,
             ):
                 for result in checked:
+                    raise_if_interrupted()
                     n_in += 1
                     if not isinstance(result, Checked):
                         rejects.write(result)
@@ -234,6 +235,7 @@ def prepare(
                 RowWriter(temp["val.parquet"], table_schema) as val,
             ):
                 for row in iter_rows(spool):
+                    raise_if_interrupted()
                     split = "val" if row["extra_info"]["index"] in val_lines else "train"
                     row["extra_info"]["split"] = split
                     nbytes = sum(len(i.get("bytes") or b"") for i in row["images"])

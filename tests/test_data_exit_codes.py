@@ -18,7 +18,8 @@ LINES = JSONL.read_text(encoding="utf-8").splitlines()
 
 
 def args(src: Path, out: Path, *extra: str) -> list[str]:
-    return ["--jsonl", str(src), "--image-root", str(IMAGES), "--out", str(out), "--workers", "1", "--no-progress", *extra]
+    io = ["--jsonl", str(src), "--image-root", str(IMAGES), "--out", str(out)]
+    return [*io, "--workers", "1", "--no-progress", *extra]
 
 
 @pytest.fixture()

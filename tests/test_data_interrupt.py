@@ -10,13 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from data_prep.outputs import Interrupted, interruptible
+from data_prep.outputs import Interrupted, interruptible, raise_if_interrupted
 from data_prep.wethink import OUTPUTS, main, prepare
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +64,30 @@ def test_an_interrupted_overwrite_keeps_the_previous_outputs_and_no_temporary_fi
     assert {name: (out / name).read_bytes() for name in OUTPUTS} == before  # the old set, whole and untouched
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)  # no temporary or spool file left
     assert pq.read_metadata(out / "val.parquet").num_rows == first["val"]
+
+
+def test_a_signal_whose_exception_is_swallowed_still_stops_the_run():
+    """CPython drops an exception raised in a weakref callback; the signal is not lost for that."""
+
+    class Thing:
+        pass
+
+    def callback(_):
+        signal.raise_signal(signal.SIGTERM)
+        sum(i for i in range(100))  # Python code runs: the handler fires here, inside the callback
+
+    thing, swallowed, hook = Thing(), [], sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: swallowed.append(unraisable.exc_type)
+    try:
+        with interruptible():
+            ref = weakref.ref(thing, callback)
+            del thing
+            assert ref() is None and swallowed == [Interrupted]  # the handler's exception went nowhere
+            with pytest.raises(Interrupted, match="SIGTERM"):
+                raise_if_interrupted()  # what every row loop of prepare and the SFT export calls
+    finally:
+        sys.unraisablehook = hook
+    raise_if_interrupted()  # outside, nothing is pending any more
 
 
 def children_of(process: subprocess.Popen, at_least: int, timeout: float = 60) -> list[psutil.Process]:
