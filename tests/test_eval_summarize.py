@@ -69,7 +69,8 @@ def write_run(run: Path, skip: tuple[str, ...] = ()) -> None:
     ])
     write("MathVision", "MathVision_gpt-4o-mini_score.csv", [
         {"Subject": "algebra", "tot": 190, "prefetch": 60, "hit": 50, "prefetch_rate": 31.6, "acc": 26.31578947368421},
-        {"Subject": "Overall", "tot": 3040, "prefetch": 900, "hit": 800, "prefetch_rate": 29.6, "acc": 26.31578947368421},
+        {"Subject": "Overall", "tot": 3040, "prefetch": 900, "hit": 800, "prefetch_rate": 29.6,
+         "acc": 26.31578947368421},
     ])
     write("MathVerse_MINI_Vision_Only", "MathVerse_MINI_Vision_Only_gpt-4o-mini_score.csv", [
         {"split": "Vision Only", "Overall": 43.90862944162436, "Plane Geometry": 45.1, "Functions": 40.3},
@@ -225,6 +226,13 @@ def test_model_name_comes_from_the_run_folder(tmp_path):
     assert f"| benchmark | {MODEL} |" in (run / "summary.md").read_text()
     result = run_cli(run, "--model", "Other-7B")
     assert result.returncode == 1 and "no scored VLMEvalKit result for model 'Other-7B'" in result.stderr
+    # newer VLMEvalKit links each file of its latest run into {work_dir}/{model}, relative links
+    for path in sorted(run.iterdir()):
+        if path.name.startswith(MODEL):
+            (run.parent / path.name).symlink_to(path.relative_to(run.parent))
+    result = run_cli(run.parent, "--out-dir", tmp_path / "via-links")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "via-links" / "summary.md").read_text() == (run / "summary.md").read_text()
 
 
 def test_bad_input_is_named_and_writes_nothing(tmp_path):

@@ -45,12 +45,19 @@ class Score:
 # ---------------------------------------------------------------- reading VLMEvalKit's files
 
 
+def modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime  # through VLMEvalKit's symlinks to its newest run
+    except OSError:
+        return -1.0  # a dangling link sorts first; reading it later names it
+
+
 def result_file(run_dir: Path, model: str, metric: Metric, names: list[str]) -> tuple[Path | None, str]:
     """The result file for `metric` among `names` (the run dir's listing); with several judges, the newest."""
     head = f"{model}_{metric.dataset}_"
     if metric.judged:  # a judge name has no "_" (but exact_matching): a longer dataset name cannot pass for one
         pattern = re.compile(re.escape(head) + r"(?:exact_matching|[^_]+)_" + re.escape(metric.suffix) + "$")
-        found = sorted((n for n in names if pattern.match(n)), key=lambda n: (run_dir / n).stat().st_mtime)
+        found = sorted((n for n in names if pattern.match(n)), key=lambda n: modified(run_dir / n))
     else:
         found = [n for n in names if n == head + metric.suffix]
     if not found:
