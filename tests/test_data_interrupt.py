@@ -48,6 +48,7 @@ def test_a_non_empty_out_is_refused_unless_overwrite(tmp_path, capsys):
     assert (out / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # a swallowed signal: handled
 def test_an_interrupted_overwrite_keeps_the_previous_outputs_and_no_temporary_file(tmp_path):
     out = tmp_path / "out"
     first = prepare(JSONL, IMAGES, out, workers=1, progress=False)
@@ -102,14 +103,22 @@ def children_of(process: subprocess.Popen, at_least: int, timeout: float = 60) -
     raise AssertionError("the workers never started")
 
 
-def interrupt(tmp_path: Path, module: str, out: Path, sig: int, whole_group: bool) -> tuple[int, str]:
-    """Start `python -m module` on a large input with two workers, signal it mid-run, return (status, stderr)
-    once it has exited; assert that none of its processes outlives it by more than a few seconds."""
+def mapped_files(process: psutil.Process) -> str:
+    with open(f"/proc/{process.pid}/maps", encoding="utf-8") as fh:
+        return fh.read()
+
+
+def interrupt(
+    tmp_path: Path, module: str, out: Path, sig: int, whole_group: bool, *extra: str, loaded: str = ""
+) -> tuple[int, str]:
+    """Start `python -m module` on a large input with two workers, signal it mid-run (once every process maps
+    a file named `loaded`), return (status, stderr) once it has exited; assert that none of its processes
+    outlives it by more than a few seconds, and that none of them ever loaded torch."""
     src = big_input(tmp_path / "big.jsonl", 20000)
     args = [sys.executable, "-m", module, "--jsonl", str(src), "--image-root", str(IMAGES), "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen(
-        [*args, "--workers", "2", "--no-progress"],
+        [*args, "--workers", "2", "--no-progress", *extra],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -118,7 +127,14 @@ def interrupt(tmp_path: Path, module: str, out: Path, sig: int, whole_group: boo
     )
     try:
         kids = children_of(process, at_least=3)  # two workers and multiprocessing's resource tracker
-        time.sleep(0.5)  # the workers are checking rows now
+        workers = [p for p in kids if "resource_tracker" not in " ".join(p.cmdline())]
+        deadline = time.monotonic() + 30
+        while not all(loaded in mapped_files(p) for p in [psutil.Process(process.pid), *workers]):
+            assert time.monotonic() < deadline, f"{loaded} never loaded"
+            time.sleep(0.05)
+        for p in [psutil.Process(process.pid), *workers]:  # prep needs no torch (~0.5 GB per process)
+            assert "torch" not in mapped_files(p), p.cmdline()
+        time.sleep(0.2)  # the workers are checking rows now
         assert process.poll() is None, "the run finished before the signal: make the input larger"
         if whole_group:
             os.killpg(process.pid, sig)
@@ -133,9 +149,13 @@ def interrupt(tmp_path: Path, module: str, out: Path, sig: int, whole_group: boo
     return process.returncode, err.decode()
 
 
-def test_ctrl_c_stops_prepare_and_its_workers_and_writes_nothing(tmp_path):
+def test_ctrl_c_stops_prepare_and_its_workers_and_writes_nothing(tmp_path, tiny_vl_dir):
+    """Also: with --tokenizer, neither the main process nor a worker maps torch (item 8 of issue 14)."""
     out = tmp_path / "out"
-    status, err = interrupt(tmp_path, "data_prep.wethink", out, signal.SIGINT, whole_group=True)
+    tokenizer = ["--tokenizer", tiny_vl_dir]
+    status, err = interrupt(
+        tmp_path, "data_prep.wethink", out, signal.SIGINT, True, *tokenizer, loaded="/tokenizers/"
+    )
     assert status == 130 and "interrupted by SIGINT" in err and "Traceback" not in err, err
     assert not out.exists() or list(out.iterdir()) == []  # no train.parquet, no partial file, no spool
 
