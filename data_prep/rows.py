@@ -44,6 +44,9 @@ REJECT_REASONS = (
 
 # verl splits prompt text on these; a literal one without a matching media entry crashes `_build_messages`.
 _OTHER_PLACEHOLDERS = ("<video>", "<audio>")
+# Qwen2-VL's vision tokens: the tokenizer reads them in plain text as the real special tokens, so a literal one in
+# a problem becomes an image slot without an image (the processor's feature count no longer matches).
+_VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>", "<|vision_pad|>")
 _ANSWER_BLOCK = re.compile(r"<answer>.*?(?:</answer>|$)", re.S)
 _THINK_TAG = re.compile(r"</?think>")
 
@@ -111,7 +114,7 @@ def _string_list(obj: dict, field: str) -> tuple[str, ...]:
 
 
 def _check_placeholders(problem: str, n_images: int) -> None:
-    for tag in _OTHER_PLACEHOLDERS:
+    for tag in _OTHER_PLACEHOLDERS + _VISION_TOKENS:
         if tag in problem:
             raise Reject(STRAY_PLACEHOLDER, f"problem contains {tag!r}, which verl would read as a media slot")
     found = problem.count(schema.IMAGE_PLACEHOLDER)

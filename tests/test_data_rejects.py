@@ -50,6 +50,7 @@ CASES = [
     ("unknown_reward", line(reward="heuristic")),
     ("unknown_reward", line(reward="heuristic", problem="Another question?")),
     ("stray_placeholder", line(problem="What happens in <video>?")),
+    ("stray_placeholder", line(problem="Count the <|image_pad|> tokens.")),  # a Qwen2-VL special token
     ("placeholder_mismatch", line(problem="<image><image>Compare the charts.")),
     ("image_missing", line(image_path="chartqa/no_such_chart.png")),
     ("image_unreadable", line(image_path="broken/not_an_image.png")),
@@ -121,9 +122,9 @@ def test_each_reject_names_its_line_reason_and_raw_text(prepared):
     assert "\\xe9" in by_line[2]["raw"]
     assert "'answer'" in by_line[6]["detail"] and "'reward'" in by_line[7]["detail"]
     assert "'Chart QA'" in by_line[12]["detail"] and "--category-map" in by_line[12]["detail"]
-    assert "no_such_chart.png" in by_line[17]["detail"]
-    assert "outside --image-root" in by_line[22]["detail"]
-    assert "2128 tokens" in by_line[23]["detail"] and "--max-prompt-tokens 2048" in by_line[23]["detail"]
+    assert "no_such_chart.png" in by_line[18]["detail"]
+    assert "outside --image-root" in by_line[23]["detail"]
+    assert "2128 tokens" in by_line[24]["detail"] and "--max-prompt-tokens 2048" in by_line[24]["detail"]
     assert "cut mid-JSON" in by_line[len(CASES)]["detail"]
 
 
@@ -142,10 +143,10 @@ def test_accepted_rows_are_normalised(prepared):
     rows = pq.read_table(out / "train.parquet").to_pylist() + pq.read_table(out / "val.parquet").to_pylist()
     by_line = {r["extra_info"]["index"]: r for r in rows}
     assert sorted(by_line) == [n for n, (reason, _) in enumerate(CASES, start=1) if reason is None]
-    multi = by_line[24]
+    multi = by_line[25]
     assert multi["extra_info"]["abilities"] == ["multi-image reasoning"]
     assert multi["prompt"][1]["content"].startswith("<image><image>") and len(multi["images"]) == 2
-    numeric = by_line[25]
+    numeric = by_line[26]
     assert numeric["reward_model"]["ground_truth"] == "42" and numeric["ability"] == "numeric"
     assert numeric["prompt"][1]["content"] == "<image>\nHow many?"  # existing placeholder kept, not doubled
     assert numeric["extra_info"]["question"] == "How many?"
