@@ -6,6 +6,7 @@ rollout hours into training. Here it becomes a reject with a reason instead.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import stat
@@ -42,6 +43,11 @@ def resolve(image_root: str, rel_path: str) -> str:
     return os.path.abspath(os.path.join(image_root, rel_path))
 
 
+@functools.lru_cache(maxsize=8)
+def _real_root(image_root: str) -> str:
+    return os.path.realpath(image_root)  # once per run, not once per image
+
+
 def inside_root(image_root: str, rel_path: str) -> tuple[str, str]:
     """(absolute path, real path) of an `image_path`, or Reject when it resolves outside the image root.
 
@@ -50,7 +56,7 @@ def inside_root(image_root: str, rel_path: str) -> tuple[str, str]:
     """
     try:
         path = resolve(image_root, rel_path)
-        real, root = os.path.realpath(path), os.path.realpath(image_root)
+        real, root = os.path.realpath(path), _real_root(image_root)
     except ValueError as err:  # e.g. an embedded NUL byte
         raise Reject(IMAGE_UNREADABLE, f"image {rel_path!r} is not a usable path: {err}") from None
     if os.path.commonpath([real, root]) != root:
