@@ -199,6 +199,21 @@ def test_help_says_that_rerunning_resumes_and_shows_defaults(capsys):
     assert "(default: None)" not in text and "(default: False)" not in text
 
 
+def test_a_symlink_out_of_the_image_folder_is_a_reject_and_its_bytes_are_never_sent(images, tmp_path):
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (31, 17), "blue").save(secret)
+    (images / "c_link.png").symlink_to(secret)
+    server = WireServer(images, lambda image, text: None)
+    try:
+        out = tmp_path / "qa.jsonl"
+        assert run(server, images, out) == 0
+    finally:
+        server.close()
+    [record] = [r for r in read_jsonl(out.with_name("qa.rejects.jsonl")) if r["image"] == "c_link.png"]
+    assert record["stage"] == "image" and "outside --images" in record["reason"]
+    assert {image for image, _ in server.calls if image} == {"a.png", "b.png"}  # no request carried its bytes
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o007])
 def test_output_files_follow_the_umask(images, tmp_path, umask):
     server = WireServer(images, lambda image, text: None)

@@ -59,10 +59,18 @@ def _resize(image: Image.Image, max_pixels: int) -> Image.Image:
 
 
 def load(root: Path, rel_path: str, max_pixels: int = 0) -> EncodedImage:
-    """Read, check and encode one image. Raises BadImage naming the file and the problem."""
+    """Read, check and encode one image. Raises BadImage naming the file and the problem.
+
+    Only regular files inside `root` are read: a symlink leading out of it would send another file's bytes to a
+    remote model, and a FIFO would block forever."""
     path = root / rel_path
     try:
-        data = path.read_bytes()
+        real, real_root = path.resolve(), root.resolve()
+        if not real.is_relative_to(real_root):
+            raise BadImage(f"resolves to {real}, outside --images {real_root}")
+        if real.exists() and not real.is_file():
+            raise BadImage("not a regular file")
+        data = real.read_bytes()
     except OSError as exc:
         raise BadImage(f"unreadable: {exc.strerror or type(exc).__name__}") from None
     if not data:
