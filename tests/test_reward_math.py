@@ -85,13 +85,25 @@ async def test_a_group_repeating_an_answer_costs_one_worker_call():
     assert len(submitted) == 1
 
 
-# --- the pool itself: a task stuck where no signal reaches it is killed, the pool replaced ------------------
+# --- the pool itself: a task past its deadline is stopped, its worker replaced, other workers untouched -----
 
 
 def _block_signals_and_hang(seconds: float) -> str:
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGINT, signal.SIGTERM})
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGINT, signal.SIGTERM, signal.SIGPROF})
     time.sleep(seconds)
     return "finished"
+
+
+def _spin_ignoring_the_timer() -> None:
+    """Like sympy stuck in one C call: burns CPU and never lets the worker's CPU timer interrupt it."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPROF})
+    while True:
+        pass
+
+
+def _spin() -> None:
+    while True:
+        pass
 
 
 def _pid_after(seconds: float) -> int:
@@ -99,36 +111,69 @@ def _pid_after(seconds: float) -> int:
     return os.getpid()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @pytest.fixture
 def pool():
-    pool = HardTimeoutPool(2)
+    pool = HardTimeoutPool(2, wall_factor=2.0)
     yield pool
     pool.shutdown()
 
 
-async def test_hard_deadline_kills_a_stuck_worker_and_replaces_the_pool(pool):
-    first_pid = await pool.run(_pid_after, 0.0, timeout=30)
+async def test_a_task_that_blocks_is_killed_at_the_wall_clock_cap_and_its_worker_replaced(pool):
+    pids = set(await asyncio.gather(*(pool.run(_pid_after, 0.2, timeout=30) for _ in range(2))))
     start = time.monotonic()
-    with pytest.raises(HardTimeout):
+    with pytest.raises(HardTimeout, match="wall time"):
         await pool.run(_block_signals_and_hang, 60.0, timeout=0.5)
-    assert time.monotonic() - start < 5.0
+    assert time.monotonic() - start < 0.5 * 2.0 + 2.0  # the cap (timeout x wall_factor) + polling slack
     assert pool.replacements == 1
-    new_pid = await pool.run(_pid_after, 0.0, timeout=30)
-    assert new_pid != first_pid
+    assert [pid for pid in pids if not _alive(pid)] != []  # a worker was really killed
+    assert isinstance(await pool.run(_pid_after, 0.0, timeout=30), int)  # and the pool still works
 
 
-async def test_an_innocent_task_killed_with_the_pool_is_resubmitted(pool):
-    await pool.run(_pid_after, 0.0, timeout=30)  # warm
-    innocent = asyncio.create_task(pool.run(_pid_after, 1.0, timeout=30))
+async def test_a_task_stuck_burning_cpu_is_killed_at_its_cpu_budget_not_the_wall_cap():
+    pool = HardTimeoutPool(1, wall_factor=100.0)
+    try:
+        await pool.run(_pid_after, 0.0, timeout=30)
+        start = time.monotonic()
+        with pytest.raises(HardTimeout, match="CPU s, past its budget"):
+            await pool.run(_spin_ignoring_the_timer, timeout=0.5)
+        assert time.monotonic() - start < 10.0  # far below the 50 s wall cap
+        assert pool.replacements == 1
+    finally:
+        pool.shutdown()
+
+
+async def test_a_task_that_honours_its_cpu_timer_stops_without_killing_the_worker(pool):
+    pid = await pool.run(_pid_after, 0.0, timeout=30)
+    with pytest.raises(HardTimeout, match="CPU budget"):
+        await pool.run(_spin, timeout=0.3)
+    assert pool.replacements == 0 and _alive(pid)
+
+
+async def test_a_kill_leaves_the_other_workers_task_alone(pool):
+    first = await asyncio.gather(*(pool.run(_pid_after, 0.2, timeout=30) for _ in range(2)))
+    innocent = asyncio.create_task(pool.run(_pid_after, 1.5, timeout=30))
     await asyncio.sleep(0.1)
     with pytest.raises(HardTimeout):
         await pool.run(_block_signals_and_hang, 60.0, timeout=0.3)
-    assert isinstance(await innocent, int)  # ran again on the fresh pool
+    assert await innocent in first  # finished on its own worker, not resubmitted
     assert pool.replacements == 1
 
 
 async def test_deadline_counts_running_time_not_queueing(pool):
-    """8 tasks of 0.4 s on 2 workers take ~1.6 s in all; none may time out at a 1 s deadline."""
+    """8 tasks of 0.4 s on 2 workers take ~1.6 s in all; none may time out at a 1 s deadline (cap 2 s)."""
     await pool.run(_pid_after, 0.0, timeout=30)
     results = await asyncio.gather(*(pool.run(_pid_after, 0.4, timeout=1.0) for _ in range(8)))
     assert len(results) == 8 and pool.replacements == 0
+
+
+async def test_a_task_the_worker_cannot_import_is_a_clear_error(pool):
+    with pytest.raises(Exception, match="cannot|pickle|attribute"):
+        await pool.run(lambda: 1, timeout=5)
