@@ -1,8 +1,11 @@
 """Multiple-choice answers: the option the answer names, by letter or by the option's text.
 
-"B", "(B)", "B.", "B)", "B. 42", "Option B" and "42" (the text of option B, parsed from the question) all name B.
-An answer that names several options ("A B C D", "A or C") names none: it scores 0, so listing every option
-is never rewarded.
+"B", "(B)", "B.", "B)", "B. 42", "Option B" and "42" (the text of option B, parsed from the question) all name B,
+and so do letters inside a sentence: "Option B is correct", "B is the answer", "the answer is b because ...",
+"(b)". A lowercase letter counts only after such a cue or in brackets, and an uppercase "A" followed by a
+lowercase word is the article ("A dog is shown"); a letter after a capitalised word ("Point B") is a label.
+An answer that names several options ("A B C D", "A or C", "b or c", "It could be A, but B seems better")
+names none: it scores 0, so hedging between options or listing them is never rewarded.
 """
 
 from __future__ import annotations
@@ -15,8 +18,27 @@ from rewards.text import normalize_text, verify_short_text
 _LINE_OPTION = re.compile(r"^\s*[(\[]?([A-H])\s*[)\].:：、]\s*(.+?)\s*$", re.MULTILINE)
 _PAREN_OPTION = re.compile(r"\(([A-H])\)\s*(.*?)(?=\s*\([A-H]\)|\n|$)", re.DOTALL)
 _LEADING_LETTER = re.compile(r"^\s*(?:option\s+|choice\s+)?[(\[]?([A-Z])(?:\s*[)\]]|\s*[.:：、]|\s*$)", re.IGNORECASE)
-# "A dog" is an article, not option A; "A or C" names two options.
-_LETTER_TOKEN = re.compile(r"\(([A-Z])\)|\b([A-Z])\b(?!\s+(?!(?:or|and|nor|to)\b)[a-z])")
+# An uppercase letter standing alone; "A dog" is an article unless "A or C"; "Point B" and "B-52" are labels.
+_LETTER_TOKEN = re.compile(
+    r"\(([A-Z])\)|(?<![\w'\-])(?<![A-Z][a-z] )(?<![A-Z][a-z]{2} )(?<![A-Z][a-z]{3} )(?<![A-Z][a-z]{4} )([A-Z])(?![\w'\-])"
+)
+_ARTICLE = re.compile(r"(?<![\w'\-])[AI]\s+(?!(?:or|and|nor|to|is|seems|looks|would|should)\b)[a-z]")
+_CUE = (
+    r"(?:option|choice|answer(?:\s+(?:is|would\s+be|should\s+be|:))?|correct\s+(?:answer|option|choice)"
+    r"(?:\s+(?:is|would\s+be))?|i\s+(?:choose|pick|select|go\s+with))"
+)
+# A letter of any case after a cue, or in brackets: "the answer is b because", "the correct option is (c)".
+_CUED_LETTER = re.compile(
+    rf"\b{_CUE}\s*[:：]?\s*[(\[]?([a-hA-H])(?![\w'\-])(?!\s+(?!(?:because|since|as|or|and|is|which)\b)[a-z])",
+    re.IGNORECASE,
+)
+_BRACKETED_LETTER = re.compile(r"[(\[]([a-hA-H])[)\]]")
+# "b or c", "a/b", "c and d": both letters are named, whatever their case.
+_LETTER_PAIR = re.compile(r"(?<![\w'\-])([a-hA-H])\s*(?:,|/|&|\bor\b|\band\b|\band/or\b)\s*[(\[]?([a-hA-H])(?![\w'\-])")
+_LETTER_IS_ANSWER = re.compile(
+    r"(?<![\w'\-])[(\[]?([a-hA-H])[)\]]?\s+(?:is|seems|looks)\s+(?:to\s+be\s+)?(?:the\s+)?(?:correct|right|best|answer)\b",
+    re.IGNORECASE,
+)
 _INLINE_OPTION = re.compile(r"(?:^|\s)([A-H])[.:：)]\s*(.+?)(?=\s+[A-H][.:：)]\s|\n|$)")
 _BARE_LETTERS = "ABCDEFGH"
 
@@ -55,11 +77,19 @@ def parse_options(question: str) -> dict[str, str]:
 
 def _letters_named(answer: str, allowed: str) -> set[str]:
     found = set()
-    for paren, bare in _LETTER_TOKEN.findall(answer):
-        letter = paren or bare
-        if letter in allowed and not (letter == "I" and not paren):
-            found.add(letter)
-    return found
+    articles = {m.start() for m in _ARTICLE.finditer(answer)}
+    for match in _LETTER_TOKEN.finditer(answer):
+        letter = match.group(1) or match.group(2)
+        if match.group(2) and (match.start(2) in articles or letter == "I"):
+            continue
+        found.add(letter)
+    for pattern in (_CUED_LETTER, _BRACKETED_LETTER, _LETTER_IS_ANSWER):
+        found.update(m.group(1).upper() for m in pattern.finditer(answer))
+    for match in _LETTER_PAIR.finditer(answer):
+        first, second = match.group(1), match.group(2)
+        if first.isupper() == second.isupper():  # "A and b" is an article and a letter, not a pair
+            found.update((first.upper(), second.upper()))
+    return {letter for letter in found if letter in allowed}
 
 
 def _texts_named(answer: str, options: dict[str, str]) -> set[str]:

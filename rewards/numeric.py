@@ -1,8 +1,11 @@
-"""Numeric answers: one number per answer, read through thousands separators, units, currency and percent signs.
+"""Numeric answers: the one value an answer states, read through separators, units, currency and percent signs.
 
-"1,234.5 cm", "$12", "25%", "x = 3", "three" all read as one number. An answer that contains several
-different numbers ("3 or 4", "3, 4, 5") is not an answer: it scores 0 instead of matching by luck.
-LaTeX beyond a plain number (\\frac, \\sqrt) is left to the math verifier.
+"1,234.5 cm", "1 234 567", "$12", "25%", "x = 3", "three" all read as one number. A verbose answer holding
+several numbers is read for the value it states as final: after "the answer is" / "final answer", else after
+"so" / "therefore" / "thus", else after "=" / "is"; every such statement of the strongest kind present must give
+the same value, else (and for a plain list: "3 or 4", "3, 4, 5") it is SEVERAL and scores 0, never a match
+by luck. Relations other than "=" (`x < 5`), `\\pm`, and LaTeX beyond a plain number are math, left to the
+math verifier. Units convert within a dimension (rewards.units).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from rewards.outcome import Outcome, Reason
+from rewards.units import Unit, read_unit
 
 _NUMBER = re.compile(
     r"(?<![\w.])[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\d.]\d)"
@@ -23,6 +27,11 @@ _UNIT_POWER = re.compile(r"(?<=\d)(\s*[a-zA-Z]{1,5})(?:\^\{?[23]\}?|[\u00b2\u00b
 _LATEX_NOISE = re.compile(r"\\[,;!: ]|\\left|\\right|\$|\\\(|\\\)|\\\[|\\\]")
 _LATEX_WRAP = re.compile(r"\\(?:text|mathrm|textbf|mathbf|operatorname)\{([^{}]*)\}")
 _DEGREES = re.compile(r"\^\s*\{?\\circ\}?|\u00b0")
+# "1 234 567", "10 000", "1\u202f234": digit groups of three after a group of one to three (spaces are
+# thousands separators in many locales); "3 4" and "12 34" stay two numbers.
+_SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+(?!\d)")
+# "4 + 4 + 6 = 14": the operands of a worked computation are not values the answer states; only its result is.
+_WORKED = re.compile(r"(?:(?<![\w.])\d[\d.,]*\s*(?:[-+*/\u00d7\u00f7\u00b7\u2212]|\sx\s)\s*)+\d[\d.,]*\s*(?==)")
 _WORDS = {
     w: i
     for i, w in enumerate(
@@ -36,12 +45,26 @@ _LATEX_MATH = re.compile(
     # "x + 1", "x - 1", "2*y": an expression, not a number with a unit ("Answer: -4", "COVID-19" are not)
     r"|[a-zA-Z]\s*[+*]\s*\d|\d\s*[+*]\s*[a-zA-Z]|[a-zA-Z]\s+-\s+\d|\d\s+-\s+[a-zA-Z]"
 )
+# Relations other than "=" and plus-minus: `x < 5` is not the number 5, `\pm 2` is two numbers.
+_RELATION = re.compile(
+    r"<|>|[\u2264\u2265\u2260\u00b1\u2213\u2208]|\\(?:leq?|geq?|lt|gt|neq?|leqslant|geqslant|pm|mp|in)(?![a-zA-Z])"
+)
+# Where a verbose answer states its final value, strongest first.
+_FINAL_CUES = (
+    re.compile(r"\b(?:final\s+answer|answer|result)\s*(?:is|:|=|would\s+be|should\s+be)", re.IGNORECASE),
+    re.compile(r"\b(?:therefore|thus|hence|so|which\s+gives|we\s+get|giving|altogether|in\s+all)\b", re.IGNORECASE),
+    re.compile(r"=|\u2248|\\approx\b|\b(?:is|are|equals|was|were)\b", re.IGNORECASE),
+)
+_CLAUSE_END = re.compile(r"[;!?\n(]|\.(?:\s|$)|\b(?:because|since|as|which|but|while|whereas)\b", re.IGNORECASE)
+_EQUATION = re.compile(r"^\s*([a-zA-Z])\s*=\s*(?=\S)")
 
 
 @dataclass(frozen=True)
 class Number:
     value: float
     percent: bool = False
+    unit: Unit | None = None
+    variable: str | None = None  # "x" for "x = 3": an answer for another unknown ("y = 3") is not the same
 
 
 class Several:
@@ -54,52 +77,100 @@ class Several:
 SEVERAL = Several()
 
 
+def states_relation(text: str) -> bool:
+    """`x < 5`, `x \\geq 2`, `\\pm 3`, `x \\in A`: a relation or a plus-minus, which text comparison would drop."""
+    return _RELATION.search(_LATEX_WRAP.sub(r"\1", text)) is not None
+
+
 def looks_like_math(text: str) -> bool:
-    """Math beyond a plain number: fractions, roots, powers, `x + 1`. `\\text{5 apples}`, `5 cm^2` are numbers."""
+    """Math beyond a plain number: fractions, roots, powers, `x + 1`, relations, `\\pm`.
+    `\\text{5 apples}`, `5 cm^2` are numbers."""
+    if states_relation(text):
+        return True
     text = _LATEX_WRAP.sub(r"\1", text)
     return _LATEX_MATH.search(_DEGREES.sub("", _UNIT_POWER.sub(r"\1", text))) is not None
 
 
 def _clean(text: str) -> str:
-    text = _LATEX_WRAP.sub(r"\1", text)
+    text = _LATEX_WRAP.sub(r" \1", text)
     text = _LATEX_NOISE.sub(" ", text).replace("\\%", "%")
-    text = _DEGREES.sub(" ", text)
-    return _UNIT_POWER.sub(r"\1", text)
+    text = _DEGREES.sub("\u00b0", text)
+    text = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"\D", "", m.group()), text)
+    return _WORKED.sub(" ", text)
 
 
 def _to_float(token: str) -> float:
     return float(token.replace("\u2212", "-").replace(",", ""))
 
 
-def parse_number(text: str) -> Number | Several | None:
-    """The single number an answer states, SEVERAL when it states more than one, None when it states none
-    (or is LaTeX math such as `2^{10}`, which is not a plain number)."""
-    if looks_like_math(text):
-        return None
-    text = _clean(text)
+def _numbers(text: str) -> list[Number]:
+    """Every number in `text`, in no particular order, with its percent sign or unit."""
     found: list[Number] = []
     for match in _FRACTION.finditer(text):
         numerator, denominator = _to_float(match.group(1)), _to_float(match.group(2))
         if denominator:
             found.append(Number(numerator / denominator))
     text = _FRACTION.sub(" ", text)
+    unit_end = 0
     for match in _NUMBER.finditer(text):
+        if match.start() < unit_end:  # the "2" of "cm^2"
+            continue
         percent = _PERCENT_AFTER.match(text, match.end()) is not None
-        found.append(Number(_to_float(match.group()), percent))
+        unit, unit_end = (None, 0) if percent else read_unit(text, match.end())
+        found.append(Number(_to_float(match.group()), percent, unit))
     if not found:
         found = [Number(float(_WORDS[m.group(1).lower()])) for m in _WORD_NUMBER.finditer(text)]
+    return found
+
+
+def _one(found: list[Number]) -> Number | Several | None:
     distinct = set(found)
     if len(distinct) > 1:
         return SEVERAL
     return found[0] if found else None
 
 
+def _stated_final(text: str) -> Number | Several | None:
+    """The value after the strongest kind of final-answer cue present (every such cue must agree)."""
+    for cue in _FINAL_CUES:
+        values = []
+        for match in cue.finditer(text):
+            end = _CLAUSE_END.search(text, match.end())
+            values.extend(_numbers(text[match.end() : end.start() if end else len(text)]))
+        if values:
+            return _one(values)
+    return None
+
+
+def parse_number(text: str) -> Number | Several | None:
+    """The single number an answer states, SEVERAL when it states more than one (and no single final value),
+    None when it states none (or is math such as `2^{10}` or `x < 5`, which is not a plain number)."""
+    if looks_like_math(text):
+        return None
+    text = _clean(text)
+    equation = _EQUATION.match(text)
+    variable = equation.group(1) if equation else None
+    found = _one(_numbers(text))
+    if found is SEVERAL:
+        found = _stated_final(text) or SEVERAL
+    if isinstance(found, Number) and variable:
+        found = Number(found.value, found.percent, found.unit, variable)
+    return found
+
+
 def numbers_match(got: Number, expected: Number, rel_tol: float) -> bool:
-    """Equal within `rel_tol`; '50%' matches both '50' and '0.5' when only one side carries the percent sign."""
+    """Equal within `rel_tol`. '50%' matches both '50' and '0.5' when only one side carries the percent sign;
+    units of one dimension are converted ('50 mm' is '5 cm'), different dimensions never match, a unit on one
+    side only is ignored; 'y = 3' is not 'x = 3'."""
 
     def close(a: float, b: float) -> bool:
         return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-9)
 
+    if got.variable and expected.variable and got.variable != expected.variable:
+        return False
+    if got.unit and expected.unit:
+        same_dimension = got.unit.dimension == expected.unit.dimension
+        return same_dimension and close(got.value * got.unit.factor, expected.value * expected.unit.factor)
     if got.percent == expected.percent:
         return close(got.value, expected.value)
     as_written = close(got.value, expected.value)

@@ -13,13 +13,18 @@ from dataclasses import dataclass
 from data_prep.schema import MATH, MULTIPLE_CHOICE, NUMERIC, SHORT_TEXT, YES_NO
 from rewards.choice import extract_choice, parse_options, verify_choice
 from rewards.math_equiv import verify_math
-from rewards.numeric import Number, looks_like_math, parse_number, verify_numeric
+from rewards.numeric import Number, looks_like_math, parse_number, states_relation, verify_numeric
 from rewards.outcome import Outcome
 from rewards.text import normalize_text, verify_short_text, verify_yes_no, yes_no_of
 
 VERIFIED_TYPES = (MULTIPLE_CHOICE, NUMERIC, MATH, YES_NO, SHORT_TEXT)
 _LONE_LETTER = re.compile(r"\s*\(?[A-H]\)?\.?\s*")
 _MATHY = re.compile(r"[=<>^\\]|\d\s*[-+*/]\s*\d")
+# "(1, 2)", "[0, 1)", "\\{1, 2, 3\\}", "x \\in (0, 1]": tuples, intervals and sets, where brackets carry meaning.
+_BRACKETED = re.compile(
+    r"\s*(?:\$\s*)?(?:[a-zA-Z]\s*(?:\\in|\u2208)\s*)?(?:\\left\s*)?(?:\(|\[|\\\{|\{)[^,]*,.*(?:\)|\]|\\\}|\})\s*(?:\$\s*)?",
+    re.DOTALL,
+)
 
 
 @dataclass(frozen=True)
@@ -29,8 +34,15 @@ class RuleSettings:
     math_workers: int = 2
 
 
+def is_structured_math(reference: str) -> bool:
+    """A tuple, interval or set: compared as math whatever the category says (text comparison drops brackets)."""
+    return _BRACKETED.fullmatch(reference) is not None
+
+
 def infer_answer_type(reference: str, question: str) -> str:
     """The verifier a reference answer calls for, when the row's category does not say."""
+    if is_structured_math(reference) and not parse_options(question):
+        return MATH
     options = parse_options(question)
     if options and isinstance(extract_choice(reference, options), str):
         return MULTIPLE_CHOICE
@@ -48,6 +60,8 @@ def infer_answer_type(reference: str, question: str) -> str:
 async def score_rule(answer: str, reference: str, category: str | None, question: str, cfg: RuleSettings) -> Outcome:
     """Accuracy of `answer` by the verifier for `category` (inferred from `reference` when not one of ours)."""
     answer_type = category if category in VERIFIED_TYPES else infer_answer_type(reference, question)
+    if answer_type == SHORT_TEXT and (is_structured_math(reference) or states_relation(reference)):
+        answer_type = MATH  # `x < 5` or `[1, 2)` as text would lose the relation or the brackets
     if answer_type == MULTIPLE_CHOICE:
         return verify_choice(answer, reference, question)
     if answer_type == YES_NO:

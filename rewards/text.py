@@ -12,8 +12,19 @@ _PUNCT = re.compile(f"[{re.escape(string.punctuation)}\u2018\u2019\u201c\u201d\u
 _ARTICLES = frozenset({"a", "an", "the"})
 _LATEX_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mathbf)\{([^{}]*)\}")
 
-YES = frozenset({"yes", "y", "true", "correct", "right"})
-NO = frozenset({"no", "n", "false", "incorrect", "wrong"})
+YES = frozenset({"yes", "y", "yeah", "yep", "yup", "true", "correct", "right", "affirmative", "indeed"})
+NO = frozenset({"no", "n", "nope", "nah", "false", "incorrect", "wrong", "negative"})
+_INTENSIFIERS = frozenset({"absolutely", "definitely", "certainly", "sure", "of course"})
+_NEGATORS = frozenset({"not", "never", "no", "neither", "nor"})
+_CONTRACTION = re.compile(r"(?i)\b(can|won|don|doesn|isn|aren|wasn|weren|hasn|haven|hadn|didn|couldn|shouldn|wouldn)['\u2019]?t\b")
+_CONTRACTED = {"can": "can", "won": "will"}
+# Answers that commit to neither: "yes or no", "not sure", "it cannot be determined", "maybe".
+_HEDGE = re.compile(
+    r"\b(?:yes|no)\s*(?:or|and|/)\s*(?:yes|no)\b|\b(?:maybe|perhaps|possibly|probably|unsure|uncertain|unclear|"
+    r"unknown|might|depends|not\s+(?:sure|certain|clear)|can\s*not\s+(?:be\s+)?(?:determined?|tell|told|say|known?|"
+    r"seen|sure)|hard\s+to\s+(?:tell|say)|impossible\s+to\s+(?:tell|say|determine))\b"
+)
+_SHORT_NEGATION_WORDS = 5  # "It is not.", "I don't think so", "Definitely not": a bare negation answers no
 
 
 def normalize_text(text: str) -> str:
@@ -25,23 +36,41 @@ def normalize_text(text: str) -> str:
     return " ".join([w for w in words if w not in _ARTICLES] or words)
 
 
-def yes_no_of(text: str) -> str | None | bool:
-    """'yes' / 'no' from the answer; False for a hedge ('yes or no'), None when it says neither.
+def _expand_negations(text: str) -> str:
+    """"isn't" -> "is not", "can't"/"cannot" -> "can not", "won't" -> "will not"."""
+    text = re.sub(r"(?i)\bcannot\b", "can not", text)
+    return _CONTRACTION.sub(lambda m: f"{_CONTRACTED.get(m.group(1).lower(), m.group(1)[:-1])} not", text)
 
-    The first word decides ("No, the right one is bigger" is a no); otherwise the only kind of yes/no word
-    present decides; both "yes" and "no" anywhere, or both kinds with neither first, is a hedge.
+
+def yes_no_of(text: str) -> str | None | bool:
+    """'yes' / 'no' from the answer; False for a hedge ('yes or no', 'not sure', 'maybe'), None when it says neither.
+
+    The first word decides when it is a yes/no word ("No, the right one is bigger"; "Yes, there is no doubt");
+    "Absolutely" / "Definitely not" decide by what follows them. Otherwise each yes/no word counts, flipped when
+    a negation precedes it within three words ("it is not correct" is a no); both kinds present is a hedge;
+    a short answer with a negation and no yes/no word ("It is not.", "I don't think so") is a no.
     """
-    words = normalize_text(text).split()
+    words = normalize_text(_expand_negations(text)).split()
     if not words:
         return None
-    if {"yes", "no"} <= set(words):
+    if _HEDGE.search(" ".join(words)):
         return False
     if words[0] in YES or words[0] in NO:
         return "yes" if words[0] in YES else "no"
-    said_yes, said_no = any(w in YES for w in words), any(w in NO for w in words)
-    if said_yes and said_no:
+    if words[0] in _INTENSIFIERS or " ".join(words[:2]) in _INTENSIFIERS:
+        return "no" if "not" in words[1:3] else "yes"
+    said = set()
+    for i, word in enumerate(words):
+        if word in YES or word in NO:
+            negated = any(w in _NEGATORS for w in words[max(0, i - 3) : i]) and word != "no"
+            said.add(("yes" if word in YES else "no") if not negated else ("no" if word in YES else "yes"))
+    if len(said) > 1:
         return False
-    return "yes" if said_yes else "no" if said_no else None
+    if said:
+        return said.pop()
+    if len(words) <= _SHORT_NEGATION_WORDS and any(w in _NEGATORS for w in words):
+        return "no"
+    return None
 
 
 def verify_yes_no(answer: str, reference: str) -> Outcome:
@@ -56,9 +85,52 @@ def verify_yes_no(answer: str, reference: str) -> Outcome:
     return Outcome.of(got == expected)
 
 
+_PARENTHETICAL = re.compile(r"^\s*(.*?)\s*[(\uff08]([^()\uff08\uff09]+)[)\uff09]\s*$")
+_ACRONYM_FILLERS = frozenset({"of", "and", "for", "the", "a", "an", "in", "on", "&"})
+
+
+def _forms(text: str) -> set[str]:
+    """The text normalised, also with hyphens and spaces squashed ('T-shirt', 't shirt', 'tshirt' all meet)."""
+    norm = normalize_text(text)
+    return {norm, norm.replace(" ", "")} if norm else set()
+
+
+def _acronym_of(short: str, long: str) -> bool:
+    """'USA' / 'United States of America', 'CPU' / 'central processing unit' (filler words skipped)."""
+    letters = normalize_text(short).replace(" ", "")
+    initials = "".join(w[0] for w in normalize_text(long).split() if w not in _ACRONYM_FILLERS)
+    return len(letters) >= 2 and letters == initials
+
+
+def _split_parenthetical(text: str) -> tuple[str, str] | None:
+    match = _PARENTHETICAL.match(text)
+    return (match.group(1), match.group(2)) if match and match.group(1) else None
+
+
+def _alternatives(reference: str) -> set[str]:
+    """A reference 'United States (USA)' accepts the whole, 'United States' and 'USA'."""
+    forms = _forms(reference)
+    split = _split_parenthetical(reference)
+    if split:
+        forms |= _forms(split[0]) | _forms(split[1])
+    return forms
+
+
 def verify_short_text(answer: str, reference: str) -> Outcome:
-    """Exact match after normalisation; an answer that normalises to nothing is unparseable."""
-    got, expected = normalize_text(answer), normalize_text(reference)
-    if not got:
+    """Exact match after normalisation (case, punctuation, articles, hyphens); an answer that normalises to
+    nothing is unparseable. A parenthetical in the reference gives alternatives; one in the answer must be
+    consistent: 'US (United States)' is accepted for 'United States', 'blue (red)' is not for 'red'."""
+    if not normalize_text(answer):
         return Outcome.zero(Reason.UNPARSEABLE)
-    return Outcome.of(got == expected)
+    accepted = _alternatives(reference)
+    if _forms(answer) & accepted:
+        return Outcome.of(True)
+    split = _split_parenthetical(answer)
+    if split is None:
+        return Outcome.of(False)
+    outside, inside = split
+    outside_ok, inside_ok = bool(_forms(outside) & accepted), bool(_forms(inside) & accepted)
+    consistent = (outside_ok and (inside_ok or _acronym_of(inside, outside) or _acronym_of(outside, inside))) or (
+        inside_ok and (_acronym_of(outside, inside) or _acronym_of(inside, outside))
+    )
+    return Outcome.of(consistent)

@@ -1,0 +1,348 @@
+"""The rule route on answers as models write them, one table per class of failure (issue 12).
+
+Each case is (answer, reference, category, question, deserved): `deserved` is what the answer deserves, decided
+by reading it, not by running the code. Wrong answers sit next to right ones in every class, so a verifier that
+accepts too much fails here as surely as one that accepts too little.
+
+`python tests/test_reward_cases.py` prints accuracy and wrong-accepts per class (the figures of the issue's
+closing note); pytest asserts every case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # a PYTHONPATH given first wins (to score an older rewards/)
+
+from rewards.rule import RuleSettings, score_rule  # noqa: E402
+
+MC = "Which bar is the tallest?\nA. 12\nB. 42\nC. 7\nD. 9"
+NO_CATEGORY = None
+
+
+@dataclass(frozen=True)
+class Case:
+    cls: str
+    answer: str
+    reference: str
+    deserved: bool
+    category: str | None = NO_CATEGORY
+    question: str = "<image>Answer the question about the figure."
+
+
+def cases(cls: str, rows: list[tuple], category: str | None = NO_CATEGORY, question: str | None = None) -> list[Case]:
+    out = []
+    for row in rows:
+        answer, reference, deserved, *rest = row
+        cat = rest[0] if rest else category
+        asked = rest[1] if len(rest) > 1 else question or Case.question
+        out.append(Case(cls, answer, reference, deserved, cat, asked))
+    return out
+
+
+RELATIONS = cases("relations", [
+    ("x > 5", "x > 5", True),
+    ("5 < x", "x > 5", True),
+    ("x < 5", "x > 5", False),
+    ("x \\geq 5", "x > 5", False),
+    ("x\\ge 5", "x \\geq 5", True),
+    ("x >= 5", "x \\geq 5", True),
+    ("x \u2265 5", "x \\geq 5", True),
+    ("x \u2264 5", "x \\geq 5", False),
+    ("x \\leq -2", "x \\geq -2", False),
+    ("x > -2", "x > 2", False),
+    ("x < 5", "5", False),
+    ("5", "x < 5", False),
+    ("x \\neq 3", "x = 3", False),
+    ("x = 3", "x \\neq 3", False),
+    ("x < 5", "x > 5", False, "math"),
+    ("x > 5", "x > 5", True, "math"),
+    ("x \\le 5", "x < 5", False, "numeric"),
+    ("-2 < x < 3", "-2 < x < 3", True),
+    ("-3 < x < 2", "-2 < x < 3", False),
+])  # fmt: skip
+
+PLUS_MINUS = cases("plus_minus", [
+    ("\\pm 2", "\\pm 2", True),
+    ("x = \\pm 2", "\\pm 2", True),
+    ("\u00b12", "\\pm 2", True),
+    ("x = 2 or x = -2", "x = \\pm 2", True),
+    ("2, -2", "\\pm 2", True),
+    ("2", "\\pm 2", False),
+    ("-2", "\\pm 2", False),
+    ("x = 2", "x = \\pm 2", False),
+    ("\\pm 3", "\\pm 2", False),
+    ("3 + \\sqrt{2}", "3 \\pm \\sqrt{2}", False),
+    ("3 \\pm \\sqrt{2}", "3 \\pm \\sqrt{2}", True),
+    ("2", "\\pm 2", False, "numeric"),
+    ("\\pm 2", "2", False, "numeric"),
+])  # fmt: skip
+
+EQUATIONS = cases("equations", [
+    ("x = 3", "3", True),
+    ("3", "x = 3", True),
+    ("x = 3", "3", True, "numeric"),
+    ("y = 3", "x = 3", False),
+    ("x = 4", "x = 3", False),
+    ("y = 2x + 1", "y = 2x + 1", True),
+    ("2x + 1", "y = 2x + 1", True),
+    ("y = 2x - 1", "y = 2x + 1", False),
+    ("x^2 + y^2 = 4", "x^2+y^2=4", True),
+    ("4", "x^2 + y^2 = 4", False),
+    ("a = 5", "5", True),
+    ("x = 3", "x = \\pm 3", False),
+])  # fmt: skip
+
+SETS_INTERVALS = cases("sets_intervals", [
+    ("(1, 2)", "(1, 2)", True),
+    ("(2, 1)", "(1, 2)", False),
+    ("[1, 2]", "(1, 2)", False),
+    ("[0, 1)", "[0, 1]", False),
+    ("(0, 1]", "(0,1]", True),
+    ("\\{1, 2, 3\\}", "\\{3, 2, 1\\}", True),
+    ("\\{1, 2\\}", "\\{1, 2, 3\\}", False),
+    ("(-\\infty, 3)", "(-\\infty, 3]", False),
+    ("(3,4)", "(3, 4)", True),
+    ("(4, 3)", "(3, 4)", False),
+    ("(1, 2]", "[1, 2)", False),
+    ("x \\in [2, 5]", "[2, 5]", True),
+    ("[2, 5)", "[2,5]", False, "fill_in_blank"),
+    ("(2, 5)", "(2, 5)", True, "fill_in_blank"),
+    ("(1, 2)", "[1, 2]", False, "short_text"),
+])  # fmt: skip
+
+VERBOSE = cases("verbose_numbers", [
+    ("There are 3 red cars and 5 blue cars, so 8 cars in total.", "8", True),
+    ("There are 3 red cars and 5 blue cars, so 8 cars in total.", "5", False),
+    ("There are 3 red cars and 5 blue cars, so 8 cars in total.", "3", False),
+    ("12 + 8 = 20", "20", True),
+    ("12 + 8 = 20", "12", False),
+    ("The answer is 20, because 4 \u00d7 5 = 20.", "20", True),
+    ("The bar for 2019 shows 45 and 2020 shows 52; the difference is 7.", "7", True),
+    ("The bar for 2019 shows 45 and 2020 shows 52; the difference is 7.", "45", False),
+    ("I count 6 birds, maybe 7.", "6", False),
+    ("I count 6 birds, maybe 7.", "7", False),
+    ("The answer is 20, 30 or 40.", "30", False),
+    ("\\boxed{15}", "15", True),
+    ("Between 10 and 12, the final answer is 11.", "11", True),
+    ("Between 10 and 12, the final answer is 11.", "12", False),
+    ("There are 3 cats and 5 dogs, so 8 animals.", "5", False, "math"),
+    ("There are 3 cats and 5 dogs, so 8 animals.", "8", True, "numeric"),
+    ("There are 3 cats and 5 dogs, so 8 animals.", "5", False, "numeric"),
+])  # fmt: skip
+
+THOUSANDS = cases("thousands_spaces", [
+    ("1 234 567", "1234567", True),
+    ("12 345", "12,345", True),
+    ("1\u00a0234", "1234", True),
+    ("1\u202f234", "1234", True),
+    ("1 234.5 km", "1234.5", True),
+    ("10 000 people", "10000", True),
+    ("1\\,234", "1234", True),
+    ("3 4", "34", False),
+    ("12 34", "1234", False),
+    ("1 234", "234", False),
+    ("1 234", "1", False),
+    ("12 345", "12,354", False, "numeric"),
+])  # fmt: skip
+
+CHOICE = cases("choice_in_sentence", [
+    ("Option B is correct", "B", True),
+    ("the answer is b because the bar is tallest", "B", True),
+    ("B is the correct answer.", "B", True),
+    ("I think it's C.", "C", True),
+    ("The correct option is (c).", "C", True),
+    ("A dog is shown, so the answer is D", "D", True),
+    ("a", "A", True),
+    ("Answer: C) 7", "C", True),
+    ("Option B is correct", "C", False),
+    ("the answer is b because the bar is tallest", "A", False),
+    ("B or C", "B", False),
+    ("Either B or C is correct", "B", False),
+    ("It could be A, but B seems better", "B", False),
+    ("b or c", "C", False),
+    ("The answer is B and C.", "B", False),
+    ("A dog is shown, so the answer is D", "A", False),
+], category="multiple_choice", question=MC)  # fmt: skip
+
+YES_NO = cases("yes_no", [
+    ("Yes.", "Yes", True),
+    ("Yeah, the light is green.", "Yes", True),
+    ("Yep", "yes", True),
+    ("Nope", "No", True),
+    ("No, it isn't.", "No", True),
+    ("It is not.", "No", True),
+    ("It is not correct.", "No", True),
+    ("It is not correct.", "Yes", False),
+    ("Not true", "No", True),
+    ("Definitely not", "No", True),
+    ("Definitely not", "Yes", False),
+    ("I don't think so", "No", True),
+    ("I don't think so", "Yes", False),
+    ("There is no dog in the image.", "No", True),
+    ("Not sure", "No", False),
+    ("Not sure", "Yes", False),
+    ("Maybe", "Yes", False),
+    ("Yes and no", "Yes", False),
+    ("The statement is false.", "No", True),
+    ("Incorrect", "Yes", False),
+    ("It cannot be determined from the image.", "No", False),
+    ("Yes, there is no doubt.", "Yes", True),
+    ("Absolutely.", "Yes", True),
+], category="yes_no")  # fmt: skip
+
+SHORT_TEXT = cases("short_text", [
+    ("T-shirt", "t shirt", True),
+    ("tshirt", "T-shirt", True),
+    ("Wi-Fi", "WiFi", True),
+    ("NEW YORK", "New York", True),
+    ("USA", "United States (USA)", True),
+    ("United States", "United States (USA)", True),
+    ("US (United States)", "United States", True),
+    ("CPU", "central processing unit (CPU)", True),
+    ("blue (red)", "red", False),
+    ("red (blue)", "red", False),
+    ("Canada", "United States (USA)", False),
+    ("X-ray", "x ray", True),
+    ("left-hand side", "left", False),
+    ("red", "red-orange", False),
+], category="short_text")  # fmt: skip
+
+UNITS = cases("units", [
+    ("50 mm", "5 cm", True),
+    ("5 cm", "5 m", False),
+    ("0.5 m", "50 cm", True),
+    ("5", "5 cm", True),
+    ("2 h", "120 min", True),
+    ("2 hours", "120 minutes", True),
+    ("5 kg", "5 g", False),
+    ("5 kg", "5 km", False),
+    ("1.5 L", "1500 mL", True),
+    ("3 cm^2", "300 mm^2", True),
+    ("3 cm^2", "3 cm", False),
+    ("36 km/h", "10 m/s", True),
+    ("5 m", "5 cm", False, "math"),
+    ("5 m", "5 cm", False, "short_text"),
+    ("120 seconds", "2 minutes", True, "numeric"),
+], category="numeric")  # fmt: skip
+
+# Written after the verifiers were changed and never tuned against: how the rules fare on answers they were
+# not shaped by. Known misses are listed in HELD_OUT_MISSES with the reason (false rejects, never accepts).
+HELD_OUT = cases("held_out", [
+    ("y \\leq 3", "y \\le 3", True),
+    ("y < 3", "y \\le 3", False),
+    ("t > 0", "t \\geq 0", False),
+    ("x \\geq 1", "1 \\leq x", True),
+    ("The solution set is x > 4.", "x > 4", True),
+    ("x = \\pm\\sqrt{3}", "\\pm\\sqrt{3}", True),
+    ("\\sqrt{3}", "\\pm \\sqrt{3}", False),
+    ("x = -1", "-1", True),
+    ("k = 7", "7", True),
+    ("k = 8", "7", False),
+    ("(0, \\infty)", "(0, +\\infty)", True),
+    ("[0, \\infty)", "(0, +\\infty)", False),
+    ("(2, -1)", "(2,-1)", True),
+    ("(-1, 2)", "(2,-1)", False),
+    ("\\{-1, 1\\}", "\\{1, -1\\}", True),
+    ("So the perimeter is 4 + 4 + 6 = 14 cm.", "14", True),
+    ("So the perimeter is 4 + 4 + 6 = 14 cm.", "6", False),
+    ("There are 7 people in the photo.", "7", True),
+    ("There are 7 or 8 people in the photo.", "7", False),
+    ("In 2015 there were 300 cases and in 2016 there were 450.", "450", False),
+    ("The population is 2 500 000.", "2500000", True),
+    ("The population is 2 500 000.", "2500", False),
+    ("The answer is (C).", "C", True, "multiple_choice", MC),
+    ("c", "C", True, "multiple_choice", MC),
+    ("I would choose option d because it is smallest", "D", True, "multiple_choice", MC),
+    ("Both A and D look similar, but A is taller", "A", False, "multiple_choice", MC),
+    ("The correct answer is A or B.", "A", False, "multiple_choice", MC),
+    ("Yes, the man is wearing a hat.", "Yes", True, "yes_no"),
+    ("No. The man is not wearing a hat.", "No", True, "yes_no"),
+    ("The man isn't wearing a hat.", "No", True, "yes_no"),
+    ("The man isn't wearing a hat.", "Yes", False, "yes_no"),
+    ("Probably yes", "Yes", False, "yes_no"),
+    ("That's right.", "Yes", True, "yes_no"),
+    ("e-mail", "email", True, "short_text"),
+    ("Email address", "email", False, "short_text"),
+    ("the UK", "United Kingdom (UK)", True, "short_text"),
+    ("France (Paris)", "France", False, "short_text"),
+    ("Red-Orange", "red orange", True, "short_text"),
+    ("3 km", "3000 m", True, "numeric"),
+    ("3 km", "3000 cm", False, "numeric"),
+    ("45 minutes", "0.75 hours", True, "numeric"),
+    ("45 minutes", "45 seconds", False, "numeric"),
+    ("2.5 kg", "2500 g", True, "numeric"),
+    ("100 \\text{ cm}^2", "1 \\text{ m}^2", False, "numeric"),
+])  # fmt: skip
+HELD_OUT_MISSES = {
+    "The solution set is x > 4.": "prose around a relation: math-verify reads the whole $...$-wrapped sentence; a false "
+    "reject (scores 0), never an accept",
+}
+
+ALL = RELATIONS + PLUS_MINUS + EQUATIONS + SETS_INTERVALS + VERBOSE + THOUSANDS + CHOICE + YES_NO + SHORT_TEXT + UNITS
+ALL += HELD_OUT
+SETTINGS = RuleSettings()
+
+
+async def scored(case: Case) -> bool:
+    outcome = await score_rule(case.answer, case.reference, case.category, case.question, SETTINGS)
+    return outcome.acc == 1.0
+
+
+def _param(case: Case):
+    miss = HELD_OUT_MISSES.get(case.answer) if case.cls == "held_out" else None
+    marks = [pytest.mark.xfail(strict=True, reason=miss)] if miss else []
+    return pytest.param(case, marks=marks, id=f"{case.cls}:{case.answer[:30]}|{case.reference[:20]}|{case.category}")
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in ALL])
+async def test_realistic_answer(case):
+    assert await scored(case) == case.deserved
+
+
+async def table() -> dict[str, tuple[int, int, int]]:
+    """class -> (right, total, wrong accepts)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for case in ALL:
+        accepted = await scored(case)
+        row = counts[case.cls]
+        row[0] += accepted == case.deserved
+        row[1] += 1
+        row[2] += accepted and not case.deserved
+    return {cls: tuple(row) for cls, row in counts.items()}
+
+
+if __name__ == "__main__":
+    results = asyncio.run(table())
+    print(f"{'class':<20} {'accuracy':>9} {'wrong accepts':>14}")
+    for cls, (right, total, wrong) in results.items():
+        print(f"{cls:<20} {right:>3}/{total:<3} {right / total:5.0%} {wrong:>8}")
+    right, total = sum(r[0] for r in results.values()), sum(r[1] for r in results.values())
+    print(f"{'all':<20} {right:>3}/{total:<3} {right / total:5.0%} {sum(r[2] for r in results.values()):>8}")
+
+
+def test_unit_factors_agree_with_sympy_physics_units():
+    """The conversion table is data typed by hand: checked against sympy's units, which math-verify brings."""
+    from sympy.physics import units as u
+    from sympy.physics.units import convert_to
+
+    from rewards.units import read_unit
+
+    pairs = {"mm": u.millimeter, "cm": u.centimeter, "km": u.kilometer, "inch": u.inch, "ft": u.foot,
+             "mile": u.mile, "mg": u.milligram, "g": u.gram, "pound": u.pound, "ms": u.millisecond,
+             "min": u.minute, "h": u.hour, "day": u.day, "mL": u.milliliter, "L": u.liter, "km/h": u.km / u.hour,
+             "degree": u.degree, "cm^2": u.centimeter**2, "cm^3": u.centimeter**3}  # fmt: skip
+    si = {"length": u.meter, "mass": u.kilogram, "time": u.second, "volume": u.meter**3, "speed": u.meter / u.second,
+          "angle": u.radian, "length^2": u.meter**2}  # fmt: skip
+    for spelling, unit in pairs.items():
+        read, _ = read_unit(f" {spelling}", 0)
+        assert read is not None, spelling
+        expected = float(convert_to(unit, si[read.dimension]) / si[read.dimension])
+        assert abs(read.factor - expected) <= 1e-9 * expected, (spelling, read.factor, expected)
+    assert read_unit(" apples", 0)[0] is None and read_unit(" M", 0)[0] is None  # no unit, no guess
