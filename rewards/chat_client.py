@@ -55,6 +55,17 @@ class ChatError(RuntimeError):
         self.reason, self.retryable = reason, retryable
 
 
+class ReasoningOnly(ChatError):
+    """The endpoint answered, but `content` is empty and `reasoning_content` holds the text: a reasoning model
+    (served with a reasoning parser) that ran out of `max_tokens` while thinking. Not an outage: retrying the
+    same request gives the same; the fix is more tokens or a server without the reasoning parser."""
+
+    def __init__(self, reasoning_chars: int, finish_reason: object):
+        super().__init__(f"reasoning only: empty content, {reasoning_chars} characters of reasoning_content "
+                         f"(finish_reason {finish_reason})", False)  # fmt: skip
+        self.reasoning_chars, self.finish_reason = reasoning_chars, finish_reason
+
+
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
 
 # httpcore's pool does work proportional to its open connections on every request event: measured on loopback,
@@ -111,9 +122,15 @@ def strip_thinking(text: str) -> str:
 
 def _content(payload: object) -> str:
     try:
-        content = payload["choices"][0]["message"]["content"]  # type: ignore[index]
-    except (KeyError, IndexError, TypeError) as exc:
+        choice = payload["choices"][0]  # type: ignore[index]
+        message = choice["message"]
+        content = message.get("content")
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise ChatError(f"malformed response: no choices[0].message.content ({type(exc).__name__})", False) from None
+    if not (isinstance(content, str) and content.strip()):
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if isinstance(reasoning, str) and reasoning.strip():
+            raise ReasoningOnly(len(reasoning), choice.get("finish_reason") if isinstance(choice, dict) else None)
     if not isinstance(content, str):
         raise ChatError("malformed response: content is not a string", False)
     return content

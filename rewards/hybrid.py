@@ -36,7 +36,7 @@ RESULT_KEYS = (
     "score", "acc", "format", "route_rule", "route_model", "route_inferred", "acc_rule", "acc_model",
     "judged", "judge_ok", "cache_hit", "timeout", "reason",
 )  # fmt: skip
-_JUDGE_FAILURES = (Reason.JUDGE_DOWN, Reason.JUDGE_NOT_CONFIGURED, Reason.JUDGE_UNPARSEABLE)
+_JUDGE_FAILURES = (Reason.JUDGE_DOWN, Reason.JUDGE_NOT_CONFIGURED, Reason.JUDGE_UNPARSEABLE, Reason.JUDGE_REASONING_ONLY)
 _logged: set[str] = set()
 _internal_errors = [0]
 

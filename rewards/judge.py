@@ -15,10 +15,12 @@ Built so that judging never stalls training:
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import os
 import re
 import socket
+import unicodedata
 import threading
 import time
 import weakref
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from rewards.chat_client import ChatEndpoint, ChatError, ClientSlots, chat
+from rewards.chat_client import ChatEndpoint, ChatError, ClientSlots, ReasoningOnly, chat
 from rewards.inflight import InFlight
 from rewards.judge_cache import VerdictCache, verdict_key
 from rewards.outcome import Outcome, Reason
@@ -36,7 +38,28 @@ logger = logging.getLogger(__name__)
 PROMPT_VERSION = "wethink-judge-v1"  # part of the cache key: change it when the prompt changes
 TIERS = (0.0, 0.5, 1.0)
 _TIER = re.compile(r"\s*(?:(1)(?:\.0+)?|(0)(?:\.0+)?|(0?\.50*))\s*")
-_FENCE_TAGS = re.compile(r"<\s*/?\s*(?:question|reference_answer|candidate_answer)\s*>", re.IGNORECASE)
+# Tags that could open or close one of the prompt's fences, however written: "</candidate_answer>",
+# "< / Candidate-Answer id=1 >", "</candidate answer>" (after NFKC folding and invisible characters removed).
+_FENCE_TAGS = re.compile(
+    r"<\s*/?\s*(?:question|reference[\W_]*answer|candidate[\W_]*answer)(?:\s[^<>]*)?\s*/?\s*>", re.IGNORECASE
+)
+# Chat-template control tokens and role markers: ChatML <|im_start|>/<|im_end|>, Llama-3 <|start_header_id|>/
+# <|eot_id|>/<|begin_of_text|>, Phi <|user|>, DeepSeek <｜...｜> (folded to |), Llama-2 [INST]/<<SYS>>, Gemma
+# <start_of_turn>/<end_of_turn>, Mistral [SYSTEM_PROMPT]/[/INST], <s>/</s>.
+_SPECIAL_TOKENS = re.compile(
+    r"<\s*\|[^<>|]{0,64}\|\s*>"
+    r"|\[\s*/?\s*(?:INST|SYS|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\s*\]"
+    r"|<<\s*/?\s*SYS\s*>>"
+    r"|<\s*/?\s*(?:start_of_turn|end_of_turn|bos|eos|s|pad|unk|sep|cls|mask|think)\s*>",
+    re.IGNORECASE,
+)
+_INVISIBLE = {"Cf", "Cc", "Co", "Cs", "Cn"}  # zero-width, bidi controls, private use: nothing a reader can see
+
+
+def _visible(text: str) -> str:
+    """NFKC-folded (full-width < > | letters become ASCII), HTML entities decoded, invisible characters dropped."""
+    text = unicodedata.normalize("NFKC", html.unescape(text))
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _INVISIBLE)
 
 SYSTEM_PROMPT = (
     "You grade answers to questions about images. You cannot see the image: decide only whether the "
@@ -52,8 +75,16 @@ SYSTEM_PROMPT = (
 
 
 def fence(text: str) -> str:
-    """Remove anything that could open or close one of the prompt's fences."""
-    return _FENCE_TAGS.sub(" ", text)
+    """The text with nothing that could open or close one of the prompt's fences or pose as a chat turn.
+
+    Removal repeats until nothing changes: taking one token out can join the halves of another around it.
+    """
+    text = _visible(text)
+    while True:
+        cleaned = _SPECIAL_TOKENS.sub("", _FENCE_TAGS.sub("", text))
+        if cleaned == text:
+            return cleaned
+        text = cleaned
 
 
 def cut(text: str, max_chars: int) -> str:
@@ -122,6 +153,8 @@ class Judge:
         self._consecutive_failures = 0
         self._open_until = 0.0
         self._refused_logged = False
+        self._reasoning_only_logged = False
+        self.reasoning_only = 0
         self._lock = threading.Lock()
         self._slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ClientSlots]" = weakref.WeakKeyDictionary()
 
@@ -173,6 +206,10 @@ class Judge:
                     temperature=0.0,
                     max_tokens=self.settings.max_tokens,
                 )
+            except ReasoningOnly as err:  # the judge is up: no breaker, no retry, one message saying what to change
+                self._record_success()
+                self._log_reasoning_only(err)
+                return Outcome.zero(Reason.JUDGE_REASONING_ONLY, judged=True)
             except ChatError as err:
                 self._record_failure(err.reason)
                 return Outcome.zero(Reason.JUDGE_DOWN, judged=True, timeout=err.reason.startswith("timeout"))
@@ -223,6 +260,20 @@ class Judge:
             "judge_down_policy until fixed. On a Ray cluster every node's reward workers need it: the launchers pass "
             "the variable named by JUDGE_API_KEY_ENV in the job's runtime env",
             self.endpoint.base_url, reason, where if name else "no variable (judge_api_key_env is null)",
+        )
+
+    def _log_reasoning_only(self, err: ReasoningOnly) -> None:
+        with self._lock:
+            self.reasoning_only += 1
+            if self._reasoning_only_logged:
+                return
+            self._reasoning_only_logged = True
+        logger.error(
+            "judge %s (%s) replied with %s. It is a reasoning model that spent judge_max_tokens=%d "
+            "thinking before it could answer; these samples score per judge_down_policy (reason "
+            "JUDGE_REASONING_ONLY). Raise reward_kwargs.judge_max_tokens (e.g. to 2048), or serve the judge without "
+            "a reasoning parser / with thinking disabled. Logged once.",
+            self.endpoint.base_url, self.endpoint.model, err, self.settings.max_tokens,
         )
 
     def _record_success(self) -> None:

@@ -28,6 +28,7 @@ class Reason(IntEnum):
     JUDGE_UNPARSEABLE = 12  # the judge replied with something other than exactly one tier
     INTERNAL_ERROR = 13  # a bug in this package; logged with a traceback, the sample scores 0
     CONFIG_ERROR = 14  # bad reward_kwargs; logged once
+    JUDGE_REASONING_ONLY = 15  # a reasoning judge used judge_max_tokens thinking: empty content; logged once
 
 
 @dataclass(frozen=True)

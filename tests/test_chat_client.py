@@ -1,10 +1,11 @@
 """The shared OpenAI-compatible client against a real loopback server: retries, no-retry on 4xx, bounds."""
 
+import json
 import time
 
 import pytest
 
-from rewards.chat_client import ChatEndpoint, ChatError, chat, strip_thinking
+from rewards.chat_client import ChatEndpoint, ChatError, ReasoningOnly, chat, strip_thinking
 from tests.openai_server import ChatServer, Reply
 
 
@@ -65,3 +66,20 @@ async def test_unreachable_server_is_a_retryable_connection_error():
 def test_strip_thinking_handles_dangling_close_tag():
     assert strip_thinking("reasoning...</think>\n0.5") == "0.5"
     assert strip_thinking("plain") == "plain"
+
+
+@pytest.mark.parametrize("content", ["", None, "  \n"])
+async def test_empty_content_with_reasoning_content_is_reasoning_only(content):
+    """A reasoning model served with a reasoning parser that ran out of max_tokens: not an outage, not retried."""
+    message = {"role": "assistant", "content": content, "reasoning_content": "Let me compare the two answers..."}
+    body = json.dumps({"choices": [{"index": 0, "message": message, "finish_reason": "length"}]})
+    with ChatServer(lambda req: Reply(body=body)) as server:
+        with pytest.raises(ReasoningOnly, match="33 characters of reasoning_content .finish_reason length") as info:
+            await chat(endpoint(server), [{"role": "user", "content": "q"}])
+        assert not info.value.retryable and len(server.requests) == 1
+
+
+async def test_empty_content_without_reasoning_is_not_reasoning_only():
+    body = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": ""}}]})
+    with ChatServer(lambda req: Reply(body=body)) as server:
+        assert await chat(endpoint(server), [{"role": "user", "content": "q"}]) == ""
