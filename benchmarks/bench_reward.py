@@ -7,7 +7,11 @@
 2. The same step's math rows against verl 0.9.1's built-in `default_compute_score` (data_source
    lighteval/MATH, answers in \\boxed{}) and against verl's own math-verify scorer
    (`verl.utils.reward_score.math_verify`) on the same answers: throughput ratios and agreement with truth.
-3. Judge route: 512 descriptive responses (64 prompts x 8, GRPO groups repeat answers) against a loopback
+3. Adversarial rule-route answers (issue 12's classes: flipped relations, one root of a \\pm, another variable,
+   a changed bracket, several numbers with a hedge, another unit, options or yes/no hedged, a parenthetical
+   hedge) next to right answers in their many forms, each class generated with fresh values: the count of
+   wrong answers accepted (must be 0) and of right answers refused.
+4. Judge route: 512 descriptive responses (64 prompts x 8, GRPO groups repeat answers) against a loopback
    OpenAI-compatible judge with injected latency; wall time versus the ideal n * latency / concurrency, and
    judge calls saved by the verdict cache / in-flight de-duplication.
 
@@ -250,7 +254,10 @@ async def bench_rule(args) -> None:
     math_rows = [s for s in samples if s.boxed is not None]
     # Cold start for the comparison: fresh memo and fresh workers (their parse cache), pool start-up excluded.
     math_equiv._verdicts.clear()
-    math_equiv.get_pool(args.math_workers).shutdown()
+    pool = math_equiv.get_pool(args.math_workers)
+    pool.shutdown()
+    if hasattr(pool, "start"):  # every worker started before the clock (as the old pool's warm-up did)
+        await asyncio.to_thread(pool.start)
     await compute_score("wethink", f"{THINK}<answer>\\sqrt{{9}}</answer>", "3", {"reward_method": "rule"}, **kwargs)
     outputs, wall = await score_all(math_rows, kwargs)
     ours = report(f"math rows, ours (math-verify, {args.math_workers} workers)", math_rows, outputs, wall)
@@ -264,6 +271,72 @@ async def bench_rule(args) -> None:
         print(f"  -> throughput ratio ours / {name.split(' (')[0]} on the same inputs: {ratio:.4f}x; "
               f"agreement {ours['agree']:.1%} vs {verl_agree:.1%}")  # fmt: skip
     if not ok:
+        raise SystemExit(1)
+
+
+def _adversarial_classes(rng: random.Random) -> list[tuple[str, str | None, str, list[str], list[str]]]:
+    """(class, category, reference, right answers, wrong answers) with fresh values; question: plain figure."""
+    a, b, c = rng.randint(2, 9), rng.randint(11, 40), rng.randint(2, 9)
+    cm = rng.randint(2, 90)
+    big = rng.randint(10000, 999999)
+    return [
+        ("relations", None, f"x > {a}", [f"x>{a}", f"{a} < x", f"x \\gt {a}"],
+         [f"x < {a}", f"x \\geq {a}", f"x > {a + 1}", f"{a}", f"x \\neq {a}"]),
+        ("plus_minus", None, f"\\pm {a}", [f"x = \\pm {a}", f"{a}, -{a}", f"x = {a} or x = -{a}"],
+         [f"{a}", f"-{a}", f"x = {a}", f"\\pm {a + 1}"]),
+        ("equations", None, f"x = {b}", [f"{b}", f"x={b}"], [f"y = {b}", f"x = {b + 1}", f"x = \\pm {b}"]),
+        ("intervals", None, f"[{a}, {b})", [f"[{a},{b})", f"x \\in [{a}, {b})"],
+         [f"({a}, {b})", f"[{a}, {b}]", f"({a}, {b}]", f"[{b}, {a})"]),
+        ("verbose", "numeric", str(b), [f"There are {a} red and {b - a} blue, so {b} in total.", f"{a} + {b - a} = {b}"],
+         [f"There are {a} red and {b - a} blue, so {b + 1} in total.", f"The answer is {b} or {b + 1}.",
+          f"I count {b}, maybe {b + 2}.", f"{a} + {b - a} = {b + 1}"]),
+        ("thousands", "numeric", f"{big:,}", [f"{big:,}".replace(",", " "), f"{big:,}".replace(",", "\u202f")],
+         [f"{big * 101 // 100:,}".replace(",", " "), f"{big // 1000}", f"{big // 1000} {big % 1000:03d} 7"]),
+        ("units", "numeric", f"{cm} cm", [f"{cm * 10} mm", f"{cm / 100:g} m", f"{cm}"],
+         [f"{cm} m", f"{cm} mm", f"{cm} kg", f"{cm * 10} cm"]),
+        ("choice", "multiple_choice", "B", ["Option B is correct", "the answer is b because it is tallest", "(b)"],
+         ["Either B or C is correct", "It could be A, but B seems better", "b or c", "Option C is correct"]),
+        ("yes_no", "yes_no", "Yes", ["Yeah, it is.", "Absolutely.", "Yes, there is no doubt."],
+         ["It is not correct.", "Not sure", "Maybe", "Definitely not", "I don't think so", "Yes and no"]),
+        ("short_text", "short_text", "United States (USA)", ["USA", "the United States", "US (United States)"],
+         ["Canada (USA)", "USA (Canada)", "United Kingdom"]),
+    ]  # fmt: skip
+
+
+def make_adversarial_step(rounds: int = 16, seed: int = 2) -> list[tuple[str, Sample]]:
+    """(class, sample) pairs: every right and wrong form of every class, `rounds` times with fresh values."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(rounds):
+        for cls, category, reference, rights, wrongs in _adversarial_classes(rng):
+            info = {"reward_method": "rule", "category": category,
+                    "question": "<image>Which bar is the tallest?\nA. 12\nB. 42\nC. 7\nD. 9" if category == "multiple_choice"
+                    else "<image>Answer the question about the figure."}  # fmt: skip
+            for answer, correct in [(r, True) for r in rights] + [(w, False) for w in wrongs]:
+                out.append((cls, Sample(f"{THINK}\n<answer>{answer}</answer>", reference, dict(info), correct)))
+    return out
+
+
+async def bench_adversarial(args) -> None:
+    labelled = make_adversarial_step()
+    samples = [s for _, s in labelled]
+    outputs, wall = await score_all(samples, {"math_workers": args.math_workers})
+    per_class: dict[str, list[int]] = {}
+    for (cls, sample), output in zip(labelled, outputs):
+        accepted = not isinstance(output, BaseException) and output[0]["acc"] == 1.0
+        row = per_class.setdefault(cls, [0, 0, 0, 0])  # wrong, wrong accepted, right, right refused
+        row[0 if not sample.correct else 2] += 1
+        row[1] += accepted and not sample.correct
+        row[3] += sample.correct and not accepted
+    wrong = sum(r[0] for r in per_class.values())
+    wrong_accepts = sum(r[1] for r in per_class.values())
+    right = sum(r[2] for r in per_class.values())
+    refused = sum(r[3] for r in per_class.values())
+    print(f"adversarial rule-route answers: {len(samples)} in {wall:.2f}s; wrong-accepts {wrong_accepts} of {wrong} "
+          f"wrong answers; right answers refused {refused} of {right}")  # fmt: skip
+    for cls, (n_wrong, accepted, n_right, rejected) in per_class.items():
+        print(f"  {cls:<11} wrong-accepts {accepted:>3}/{n_wrong:<3} right refused {rejected:>3}/{n_right}")
+    if wrong_accepts:
         raise SystemExit(1)
 
 
@@ -300,6 +373,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="judge_max_concurrency")
     args = parser.parse_args()
     asyncio.run(bench_rule(args))
+    asyncio.run(bench_adversarial(args))
     asyncio.run(bench_judge(args))
 
 

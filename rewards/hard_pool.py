@@ -78,6 +78,7 @@ class _Worker:
         self.conn.send(initializer)
         self.ready = False
         self.tasks = 0
+        self.cpu_mark = 0.0  # the worker's CPU seconds when it last replied (it idles at ~0 CPU between tasks)
 
     def wait_ready(self, timeout: float) -> None:
         if self.ready:
@@ -89,9 +90,10 @@ class _Worker:
 
     def _recv(self) -> tuple:
         try:
-            return self.conn.recv()
+            *reply, self.cpu_mark = self.conn.recv()
         except (EOFError, OSError) as exc:
             raise _WorkerDied(f"worker exited (code {self.process.poll()})") from exc
+        return tuple(reply)
 
     def cpu_seconds(self) -> float:
         try:
@@ -107,7 +109,7 @@ class _Worker:
         except OSError as exc:
             raise _WorkerDied("worker gone before the task was sent") from exc
         self.tasks += 1
-        started, cpu_at_start = time.monotonic(), self.cpu_seconds()
+        started, cpu_at_start = time.monotonic(), self.cpu_mark
         # No task has used its budget before `budget` seconds of wall time: wait that long without looking.
         if self.conn.poll(budget):
             return self._recv()
@@ -214,6 +216,20 @@ class HardTimeoutPool:
             raise PoolUnavailable("no worker process could run this task (two attempts)")
         finally:
             self._idle.put(worker)
+
+    def start(self) -> None:
+        """Start every worker and wait until each is ready (for callers that want start-up out of the way)."""
+        self._start_threads()
+        workers = [self._idle.get() for _ in range(self.workers)]
+        try:
+            for worker in workers:
+                if worker is not None:
+                    worker.wait_ready(self.startup_timeout)
+        except _WorkerDied as exc:
+            logger.warning("math worker process failed to start (%s); tasks will start a fresh one", exc)
+        finally:
+            for worker in workers:
+                self._idle.put(worker)
 
     async def run(self, fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
         """fn(*args) in a worker. Raises HardTimeout, PoolUnavailable, or whatever fn raised."""

@@ -6,8 +6,9 @@ caller's `__main__` (a user's script without an `if __name__ == "__main__":` gua
 it receives name, so it behaves the same under a script, `python -c`, stdin, a notebook, pytest or a Ray actor.
 
 Protocol on the socket FD (pickled messages): the pool sends the initializer (or None), the worker answers
-("ready", pid); then for each task the pool sends (fn, args, cpu_budget) and the worker answers ("ok", result),
-("error", exception) or ("cpu_timeout", seconds). `cpu_budget` is CPU seconds, counted by ITIMER_PROF, so a
+("ready", pid, cpu); then for each task the pool sends (fn, args, cpu_budget) and the worker answers ("ok", result,
+cpu), ("error", exception, cpu) or ("cpu_timeout", seconds, cpu), `cpu` being its CPU seconds so far (so the pool
+measures a task's CPU without a system call on the fast path). `cpu_budget` is CPU seconds, counted by ITIMER_PROF, so a
 check that is slow only because the machine is busy is not cut short (the pool enforces a wall-clock cap too).
 """
 
@@ -17,6 +18,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from multiprocessing.connection import Connection
 
 
@@ -61,7 +63,7 @@ def serve(conn: Connection) -> None:
             initializer()
     except EOFError:
         return
-    conn.send(("ready", os.getpid()))
+    conn.send(("ready", os.getpid(), time.process_time()))
     signal.signal(signal.SIGPROF, _on_budget)
     while True:
         try:
@@ -73,11 +75,12 @@ def serve(conn: Connection) -> None:
         else:
             reply = _run_one(message)
         try:
-            conn.send(reply)
+            conn.send((*reply, time.process_time()))
         except (BrokenPipeError, ConnectionResetError, EOFError):
             return
         except Exception as exc:  # noqa: BLE001 - an unpicklable result
-            conn.send(("error", RuntimeError(f"task result cannot be sent back: {type(exc).__name__}: {exc}")))
+            conn.send(("error", RuntimeError(f"task result cannot be sent back: {type(exc).__name__}: {exc}"),
+                       time.process_time()))
 
 
 def main() -> None:
