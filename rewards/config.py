@@ -132,3 +132,18 @@ def load_config(kwargs: Mapping[str, Any], strict: bool = False) -> RewardConfig
         judge=judge,
         down_policy=policy,
     )
+
+
+def check_reward_kwargs(kwargs: Mapping[str, Any]) -> RewardConfig:
+    """The one check a launcher or --dry-run runs on `reward_kwargs` before verl starts: every setting that
+    cannot work raises RewardConfigError naming its key (during training the reward never raises, so such a
+    setting would score every sample 0 with one ERROR line instead)."""
+    cfg = load_config(kwargs, strict=True)
+    if cfg.judge.url and not cfg.judge.model:
+        raise RewardConfigError(
+            f"reward kwarg judge_model is not set (nor $WETHINK_JUDGE_MODEL) while judge_url={cfg.judge.url!r}: "
+            "every judge request would be refused"
+        )
+    if cfg.acc_weight == 0 and cfg.format_weight == 0:
+        raise RewardConfigError("reward kwargs acc_weight=0 and format_weight=0: every sample would score 0")
+    return cfg
