@@ -1,14 +1,32 @@
-"""The WeThink row contract: field names, the paper's system prompt, and explicit label maps.
+"""The WeThink row contract: field names, the paper's system prompt, image sizes, and the label maps.
 
-The exact `category` / `reward` strings of the released WeThink JSONL are not published, so every raw
-label is mapped here explicitly. An unknown label is an error that names it (never a silent default);
-users extend the maps with `--reward-map raw=rule|model` / `--category-map raw=canonical`.
+The labels (reward methods, categories, their raw spellings, `map_category` / `map_reward_method`) are defined in
+`rewards.labels`, the vocabulary the reward routes on, and re-exported here so the contract reads in one place:
+the reward imports nothing from data preparation. An unknown label is an error that names it (never a silent
+default); users extend the maps with `--reward-map raw=rule|model` / `--category-map raw=canonical`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from rewards.labels import (  # noqa: F401 - re-exported: the row contract's labels
+    CATEGORIES,
+    CATEGORY_ALIASES,
+    DESCRIPTIVE,
+    FILL_IN_BLANK,
+    MATH,
+    MODEL,
+    MULTIPLE_CHOICE,
+    NUMERIC,
+    REWARD_ALIASES,
+    REWARD_METHODS,
+    RULE,
+    SHORT_TEXT,
+    YES_NO,
+    UnknownLabelError,
+    map_category,
+    map_reward_method,
+    normalize_label,
+)
 
 SYSTEM_PROMPT = (
     "You FIRST think about the reasoning process as an internal monologue and then provide the final answer.\n"
@@ -27,117 +45,6 @@ DEFAULT_MAX_PIXELS = 1280 * 28 * 28  # 1,003,520: at most 1280 visual tokens, fi
 DEFAULT_MAX_PROMPT_TOKENS = 2048  # the recipe's data.max_prompt_length (wethink_grpo.yaml; a test keeps them equal)
 EVAL_MIN_PIXELS = 1280 * 28 * 28
 EVAL_MAX_PIXELS = 16384 * 28 * 28
-
-# Reward methods: the hybrid reward routes on exactly these two strings.
-RULE = "rule"
-MODEL = "model"
-REWARD_METHODS = (RULE, MODEL)
-
-# Canonical categories. The rule route refines its verifier by these; `descriptive` goes to the judge.
-MULTIPLE_CHOICE = "multiple_choice"
-FILL_IN_BLANK = "fill_in_blank"  # rule route infers the answer type (number / math / yes-no / text)
-NUMERIC = "numeric"
-MATH = "math"
-YES_NO = "yes_no"
-SHORT_TEXT = "short_text"
-DESCRIPTIVE = "descriptive"
-CATEGORIES = (MULTIPLE_CHOICE, FILL_IN_BLANK, NUMERIC, MATH, YES_NO, SHORT_TEXT, DESCRIPTIVE)
-
-CATEGORY_ALIASES: dict[str, str] = {
-    "multiple choice": MULTIPLE_CHOICE,
-    "multiple choice question": MULTIPLE_CHOICE,
-    "multi choice": MULTIPLE_CHOICE,
-    "multichoice": MULTIPLE_CHOICE,
-    "choice": MULTIPLE_CHOICE,
-    "mcq": MULTIPLE_CHOICE,
-    "fill in the blank": FILL_IN_BLANK,
-    "fill in blank": FILL_IN_BLANK,
-    "fill in": FILL_IN_BLANK,
-    "fill blank": FILL_IN_BLANK,
-    "blank": FILL_IN_BLANK,
-    "free form": FILL_IN_BLANK,
-    "numeric": NUMERIC,
-    "numerical": NUMERIC,
-    "number": NUMERIC,
-    "counting": NUMERIC,
-    "math": MATH,
-    "mathematics": MATH,
-    "formula": MATH,
-    "yes no": YES_NO,
-    "yes or no": YES_NO,
-    "true false": YES_NO,
-    "judgement": YES_NO,
-    "judgment": YES_NO,
-    "short text": SHORT_TEXT,
-    "short answer": SHORT_TEXT,
-    "open ended": DESCRIPTIVE,
-    "descriptive": DESCRIPTIVE,
-    "description": DESCRIPTIVE,
-    "describe": DESCRIPTIVE,
-    "long answer": DESCRIPTIVE,
-}
-
-REWARD_ALIASES: dict[str, str] = {
-    "rule": RULE,
-    "rules": RULE,
-    "rule based": RULE,
-    "verifiable": RULE,
-    "exact match": RULE,
-    "math verify": RULE,
-    "model": MODEL,
-    "model based": MODEL,
-    "llm": MODEL,
-    "llm judge": MODEL,
-    "judge": MODEL,
-    "reward model": MODEL,
-    "gpt": MODEL,
-}
-
-
-class UnknownLabelError(ValueError):
-    """A raw `category` / `reward` value that no map knows. The message names the value and the fix."""
-
-    def __init__(self, field: str, raw: object, known: Mapping[str, str], option: str):
-        self.field, self.raw = field, raw
-        super().__init__(
-            f"unknown {field} value {raw!r}: add it with {option} '{raw}=<{'|'.join(sorted(set(known.values())))}>'"
-        )
-
-
-_SEPARATORS = re.compile(r"[\s_\-/]+")
-
-
-def normalize_label(raw: object) -> str:
-    """Case-, dash-, underscore- and spacing-tolerant key: ' Multiple-Choice ' -> 'multiple choice'."""
-    return _SEPARATORS.sub(" ", str(raw)).strip().lower()
-
-
-def _normalized(aliases: Mapping[str, str]) -> dict[str, str]:
-    return {normalize_label(k): v for k, v in aliases.items()}
-
-
-# Normalized once: mapping runs per row (120K rows at prep, every sample in the reward).
-_CATEGORY_TABLE = _normalized({**{c: c for c in CATEGORIES}, **CATEGORY_ALIASES})
-_REWARD_TABLE = _normalized(REWARD_ALIASES)
-
-
-def _map_label(field: str, raw: object, table: Mapping[str, str], extra: Mapping[str, str] | None, option: str):
-    if extra:
-        table = {**table, **_normalized(extra)}
-    key = normalize_label(raw)
-    if not isinstance(raw, str) or key not in table:
-        raise UnknownLabelError(field, raw, table, option)
-    return table[key]
-
-
-def map_category(raw: object, extra: Mapping[str, str] | None = None) -> str:
-    """Raw WeThink `category` -> one of CATEGORIES (canonical names map to themselves)."""
-    return _map_label("category", raw, _CATEGORY_TABLE, extra, "--category-map")
-
-
-def map_reward_method(raw: object, extra: Mapping[str, str] | None = None) -> str:
-    """Raw WeThink `reward` -> 'rule' or 'model'."""
-    return _map_label("reward", raw, _REWARD_TABLE, extra, "--reward-map")
 
 
 def parse_label_map(pairs: list[str] | None, allowed: tuple[str, ...], option: str) -> dict[str, str]:

@@ -22,11 +22,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from data_prep.schema import DESCRIPTIVE, MODEL, RULE, UnknownLabelError, map_category, map_reward_method
 from rewards.config import RewardConfig, RewardConfigError, load_config
 from rewards.format import extract_answer, is_well_formed
 from rewards.hacks import detect_hack
 from rewards.judge import get_judge
+from rewards.labels import DESCRIPTIVE, MODEL, RULE, UnknownLabelError, map_category, map_reward_method
 from rewards.outcome import Outcome, Reason
 from rewards.rule import score_rule
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from data_prep.schema import MATH, MULTIPLE_CHOICE, NUMERIC, SHORT_TEXT, YES_NO
 from rewards.choice import extract_choice, parse_options, verify_choice
+from rewards.labels import MATH, MULTIPLE_CHOICE, NUMERIC, SHORT_TEXT, YES_NO
 from rewards.math_equiv import verify_math
 from rewards.numeric import Number, looks_like_math, parse_number, states_relation, verify_numeric
 from rewards.outcome import Outcome
