@@ -1,9 +1,16 @@
 """The reward's settings, read from the keyword arguments verl passes (`reward.custom_reward_function.reward_kwargs`).
 
-Every key has a default; `null` in a config means "use the default / fallback". The judge's address falls back,
-in order, to: `judge_url`, the `reward_router_address` verl passes when it hosts the judge itself
-(`reward.reward_model.enable=True`), then $WETHINK_JUDGE_URL. Its model name: `judge_model`,
-$WETHINK_JUDGE_MODEL, then the name verl's own judge server uses (its tokenizer's `name_or_path`).
+Each default is written once, as a field default of a frozen settings dataclass: `RewardConfig` (weights, down
+policy), `rewards.rule.RuleSettings` (the rule verifiers) and `rewards.judge.JudgeSettings` (the judge). `KNOBS`
+maps each reward kwarg to the field it sets and says how its value is checked; `DEFAULTS` is derived from the
+fields. Training (`load_config`), the launchers' `--dry-run` (`check_reward_kwargs`) and QA synthesis
+(`rule_settings`) all build their settings here, so they cannot drift apart.
+
+`null` in a config means "use the default / fallback". The judge's address falls back, in order, to:
+`judge_url`, the `reward_router_address` verl passes when it hosts the judge itself (`reward.reward_model.enable`),
+then $JUDGE_URL. Its model name: `judge_model`, $JUDGE_MODEL, then the name verl's own judge server uses (its
+tokenizer's `name_or_path`). The launchers read the same two variables (JUDGE_URL / JUDGE_MODEL). The API key is
+sent only when `judge_api_key_env` names a variable that is set: a judge with no key (a local server) is allowed.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from rewards.judge import JudgeSettings
@@ -19,27 +26,9 @@ from rewards.rule import RuleSettings
 
 logger = logging.getLogger(__name__)
 
+JUDGE_URL_ENV = "JUDGE_URL"  # the variable the launchers turn into judge_url, and the reward's fallback
+JUDGE_MODEL_ENV = "JUDGE_MODEL"
 DOWN_POLICIES = ("zero", "rule")  # judge down: accuracy 0, or fall back to the rule verifiers
-DEFAULTS: dict[str, Any] = {
-    "acc_weight": 0.7,
-    "format_weight": 0.3,
-    "numeric_rel_tol": 1e-4,
-    "math_timeout": 5.0,
-    "math_workers": 2,
-    "judge_url": None,
-    "judge_model": None,
-    "judge_api_key_env": "WETHINK_JUDGE_API_KEY",
-    "judge_timeout": 30.0,
-    "judge_retries": 2,
-    "judge_max_concurrency": 32,
-    "judge_cache": None,
-    "judge_down_policy": "zero",
-    "judge_max_tokens": 32,
-    "judge_max_answer_chars": 4000,
-    "judge_breaker_failures": 8,
-    "judge_breaker_cooldown": 30.0,
-    "judge_log_every": 100,
-}
 VERL_KWARGS = ("reward_router_address", "reward_model_tokenizer")
 _warned_unknown: set[str] = set()
 
@@ -50,45 +39,96 @@ class RewardConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RewardConfig:
-    acc_weight: float
-    format_weight: float
-    rule: RuleSettings
-    judge: JudgeSettings
-    down_policy: str
+    """Everything the hybrid reward reads; the field defaults are the reward's defaults."""
+
+    acc_weight: float = 0.7
+    format_weight: float = 0.3
+    rule: RuleSettings = field(default_factory=RuleSettings)
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    down_policy: str = "zero"
 
 
-def _number(kwargs: Mapping[str, Any], key: str, kind: type, minimum: float) -> Any:
-    raw = kwargs.get(key)
-    raw = DEFAULTS[key] if raw is None else raw
-    whole = not (kind is int and isinstance(raw, float) and not raw.is_integer())
+@dataclass(frozen=True)
+class Knob:
+    """One reward kwarg: the settings field it sets and how its value is checked. `kind` float/int: a number
+    >= `minimum`; str: text, None when null or empty, one of `choices` when given."""
+
+    key: str
+    owner: type
+    field: str
+    kind: type
+    minimum: float = 0.0
+    choices: tuple[str, ...] = ()
+
+    @property
+    def default(self) -> Any:
+        spec = next(f for f in fields(self.owner) if f.name == self.field)
+        if spec.default is MISSING:
+            raise TypeError(f"{self.owner.__name__}.{self.field} (reward kwarg {self.key}) has no default")
+        return spec.default
+
+
+KNOBS = (
+    Knob("acc_weight", RewardConfig, "acc_weight", float),
+    Knob("format_weight", RewardConfig, "format_weight", float),
+    Knob("numeric_rel_tol", RuleSettings, "numeric_rel_tol", float),
+    Knob("math_timeout", RuleSettings, "math_timeout", float, 1e-3),
+    Knob("math_workers", RuleSettings, "math_workers", int, 1),
+    Knob("judge_url", JudgeSettings, "url", str),
+    Knob("judge_model", JudgeSettings, "model", str),
+    Knob("judge_api_key_env", JudgeSettings, "api_key_env", str),
+    Knob("judge_timeout", JudgeSettings, "timeout", float, 1e-3),
+    Knob("judge_retries", JudgeSettings, "retries", int, 0),
+    Knob("judge_max_concurrency", JudgeSettings, "max_concurrency", int, 1),
+    Knob("judge_cache", JudgeSettings, "cache_path", str),
+    Knob("judge_down_policy", RewardConfig, "down_policy", str, choices=DOWN_POLICIES),
+    Knob("judge_max_tokens", JudgeSettings, "max_tokens", int, 1),
+    Knob("judge_max_answer_chars", JudgeSettings, "max_answer_chars", int, 1),
+    Knob("judge_breaker_failures", JudgeSettings, "breaker_failures", int, 1),
+    Knob("judge_breaker_cooldown", JudgeSettings, "breaker_cooldown", float, 0.0),
+    Knob("judge_log_every", JudgeSettings, "log_every", int, 1),
+)
+DEFAULTS: dict[str, Any] = {knob.key: knob.default for knob in KNOBS}  # derived: the dataclass fields decide
+
+
+def _value(kwargs: Mapping[str, Any], knob: Knob) -> Any:
+    """The knob's checked value from `kwargs`, its default when absent or null; RewardConfigError names the key."""
+    raw = kwargs.get(knob.key)
+    raw = DEFAULTS[knob.key] if raw is None else raw
+    if knob.kind is str:
+        value = None if raw in (None, "", "null") else str(raw)
+        if knob.choices and value not in knob.choices:
+            raise RewardConfigError(f"reward kwarg {knob.key}={value!r}: expected one of {knob.choices}")
+        return value
+    whole = not (knob.kind is int and isinstance(raw, float) and not raw.is_integer())
     try:
-        value = kind(raw)
+        value = knob.kind(raw)
     except (TypeError, ValueError):
         value = None
-    if value is None or isinstance(raw, bool) or not whole or value < minimum:
-        raise RewardConfigError(f"reward kwarg {key}={raw!r}: expected a {kind.__name__} >= {minimum}")
+    if value is None or isinstance(raw, bool) or not whole or value < knob.minimum:
+        raise RewardConfigError(f"reward kwarg {knob.key}={raw!r}: expected a {knob.kind.__name__} >= {knob.minimum}")
     return value
 
 
-def _text(kwargs: Mapping[str, Any], key: str) -> str | None:
-    value = kwargs.get(key)
-    value = DEFAULTS[key] if value is None else value
-    return None if value in (None, "", "null") else str(value)
+def _fields_of(owner: type, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return {knob.field: _value(kwargs, knob) for knob in KNOBS if knob.owner is owner}
 
 
-def _judge_url(kwargs: Mapping[str, Any]) -> str | None:
+def rule_settings(kwargs: Mapping[str, Any] | None = None) -> RuleSettings:
+    """The rule verifiers' settings from reward kwargs (defaults when None): what training and synthesis use."""
+    return RuleSettings(**_fields_of(RuleSettings, kwargs or {}))
+
+
+def judge_settings(kwargs: Mapping[str, Any]) -> JudgeSettings:
+    """The judge's settings, with the address and model name resolved through their fallbacks (module docstring)."""
+    values = _fields_of(JudgeSettings, kwargs)
     router = kwargs.get("reward_router_address")
-    return _text(kwargs, "judge_url") or (f"http://{router}/v1" if router else os.environ.get("WETHINK_JUDGE_URL"))
-
-
-def _judge_model(kwargs: Mapping[str, Any]) -> str | None:
+    url = values["url"] or (f"http://{router}/v1" if router else os.environ.get(JUDGE_URL_ENV) or None)
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise RewardConfigError(f"reward kwarg judge_url={url!r}: expected an http(s):// base URL ending in /v1")
     tokenizer = kwargs.get("reward_model_tokenizer")
-    return (
-        _text(kwargs, "judge_model")
-        or os.environ.get("WETHINK_JUDGE_MODEL")
-        or getattr(tokenizer, "name_or_path", None)
-        or None
-    )
+    model = values["model"] or os.environ.get(JUDGE_MODEL_ENV) or getattr(tokenizer, "name_or_path", None) or None
+    return JudgeSettings(**{**values, "url": url, "model": model})
 
 
 def load_config(kwargs: Mapping[str, Any], strict: bool = False) -> RewardConfig:
@@ -100,38 +140,8 @@ def load_config(kwargs: Mapping[str, Any], strict: bool = False) -> RewardConfig
     if unknown - _warned_unknown:
         _warned_unknown.update(unknown)
         logger.warning("ignoring unknown reward kwargs %s; known: %s", sorted(unknown), ", ".join(DEFAULTS))
-    policy = _text(kwargs, "judge_down_policy")
-    if policy not in DOWN_POLICIES:
-        raise RewardConfigError(f"reward kwarg judge_down_policy={policy!r}: expected one of {DOWN_POLICIES}")
-    url = _judge_url(kwargs)
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise RewardConfigError(f"reward kwarg judge_url={url!r}: expected an http(s):// base URL ending in /v1")
-    judge = JudgeSettings(
-        url=url,
-        model=_judge_model(kwargs),
-        api_key_env=_text(kwargs, "judge_api_key_env"),
-        timeout=_number(kwargs, "judge_timeout", float, 1e-3),
-        retries=_number(kwargs, "judge_retries", int, 0),
-        max_concurrency=_number(kwargs, "judge_max_concurrency", int, 1),
-        cache_path=_text(kwargs, "judge_cache"),
-        max_tokens=_number(kwargs, "judge_max_tokens", int, 1),
-        max_answer_chars=_number(kwargs, "judge_max_answer_chars", int, 1),
-        breaker_failures=_number(kwargs, "judge_breaker_failures", int, 1),
-        breaker_cooldown=_number(kwargs, "judge_breaker_cooldown", float, 0.0),
-        log_every=_number(kwargs, "judge_log_every", int, 1),
-    )
-    rule = RuleSettings(
-        numeric_rel_tol=_number(kwargs, "numeric_rel_tol", float, 0.0),
-        math_timeout=_number(kwargs, "math_timeout", float, 1e-3),
-        math_workers=_number(kwargs, "math_workers", int, 1),
-    )
-    return RewardConfig(
-        acc_weight=_number(kwargs, "acc_weight", float, 0.0),
-        format_weight=_number(kwargs, "format_weight", float, 0.0),
-        rule=rule,
-        judge=judge,
-        down_policy=policy,
-    )
+    top = _fields_of(RewardConfig, kwargs)
+    return RewardConfig(**top, rule=rule_settings(kwargs), judge=judge_settings(kwargs))
 
 
 def check_reward_kwargs(kwargs: Mapping[str, Any]) -> RewardConfig:
@@ -141,7 +151,7 @@ def check_reward_kwargs(kwargs: Mapping[str, Any]) -> RewardConfig:
     cfg = load_config(kwargs, strict=True)
     if cfg.judge.url and not cfg.judge.model:
         raise RewardConfigError(
-            f"reward kwarg judge_model is not set (nor $WETHINK_JUDGE_MODEL) while judge_url={cfg.judge.url!r}: "
+            f"reward kwarg judge_model is not set (nor ${JUDGE_MODEL_ENV}) while judge_url={cfg.judge.url!r}: "
             "every judge request would be refused"
         )
     if cfg.acc_weight == 0 and cfg.format_weight == 0:

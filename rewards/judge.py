@@ -113,10 +113,11 @@ def parse_verdict(reply: str) -> float | None:
 
 @dataclass(frozen=True)
 class JudgeSettings:
-    """Where the judge is and how hard to push it. `url`/`model` None means not configured."""
+    """Where the judge is and how hard to push it. `url`/`model` None means not configured; `api_key_env` None
+    sends no key (a local server). The field defaults are the reward's defaults (`rewards.config.KNOBS`)."""
 
-    url: str | None
-    model: str | None
+    url: str | None = None
+    model: str | None = None
     api_key_env: str | None = None
     timeout: float = 30.0
     retries: int = 2

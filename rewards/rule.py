@@ -29,6 +29,8 @@ _BRACKETED = re.compile(
 
 @dataclass(frozen=True)
 class RuleSettings:
+    """How the rule verifiers compare. The field defaults are the reward's defaults (`rewards.config.KNOBS`)."""
+
     numeric_rel_tol: float = 1e-4
     math_timeout: float = 5.0
     math_workers: int = 2

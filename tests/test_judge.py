@@ -225,8 +225,8 @@ async def test_down_policy_rule_falls_back_to_the_rule_verifiers():
 
 
 async def test_unconfigured_judge_scores_zero_with_a_reason(monkeypatch):
-    monkeypatch.delenv("WETHINK_JUDGE_URL", raising=False)
-    monkeypatch.delenv("WETHINK_JUDGE_MODEL", raising=False)
+    monkeypatch.delenv("JUDGE_URL", raising=False)
+    monkeypatch.delenv("JUDGE_MODEL", raising=False)
     result = await judge_score(REFERENCE, {})
     assert (result["acc"], result["reason"], result["route_model"]) == (0.0, Reason.JUDGE_NOT_CONFIGURED, 1)
 
@@ -251,6 +251,15 @@ async def test_api_key_comes_from_the_named_environment_variable(monkeypatch):
     with ChatServer(grading_judge) as server:
         await judge_score(REFERENCE, judge_kwargs(server, judge_api_key_env="TEST_JUDGE_SECRET"))
     assert server.headers[0]["Authorization"] == "Bearer sk-test-123"
+
+
+async def test_no_key_is_sent_when_no_variable_is_named(monkeypatch):
+    """A local judge needs no key: with judge_api_key_env unset nothing is sent, whatever the environment holds."""
+    monkeypatch.setenv("WETHINK_JUDGE_API_KEY", "sk-old-default-name")
+    with ChatServer(grading_judge) as server:
+        result = await judge_score(REFERENCE, judge_kwargs(server))
+    assert result["acc"] == 1.0
+    assert "authorization" not in {name.lower() for name in server.headers[0]}
 
 
 async def test_hacks_never_reach_the_judge():

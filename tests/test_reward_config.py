@@ -1,8 +1,27 @@
-"""check_reward_kwargs: the single check launchers and --dry-run run on reward_kwargs before verl starts."""
+"""check_reward_kwargs: the single check launchers and --dry-run run on reward_kwargs before verl starts; the\nreward's defaults, written once; the environment variables it falls back to."""
+
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import pytest
 
-from rewards.config import RewardConfigError, check_reward_kwargs
+from rewards.config import (
+    DEFAULTS,
+    JUDGE_MODEL_ENV,
+    JUDGE_URL_ENV,
+    KNOBS,
+    Knob,
+    RewardConfig,
+    RewardConfigError,
+    check_reward_kwargs,
+    load_config,
+    rule_settings,
+)
+from rewards.judge import JudgeSettings
+from rewards.rule import RuleSettings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -18,13 +37,98 @@ from rewards.config import RewardConfigError, check_reward_kwargs
     ],
 )
 def test_a_setting_that_cannot_work_is_named(kwargs, key, monkeypatch):
-    monkeypatch.delenv("WETHINK_JUDGE_MODEL", raising=False)
+    monkeypatch.delenv("JUDGE_MODEL", raising=False)
     with pytest.raises(RewardConfigError, match=key):
         check_reward_kwargs(kwargs)
 
 
 def test_working_settings_pass(monkeypatch):
-    monkeypatch.delenv("WETHINK_JUDGE_URL", raising=False)
+    monkeypatch.delenv("JUDGE_URL", raising=False)
     assert check_reward_kwargs({}).rule.math_timeout == 5.0
     cfg = check_reward_kwargs({"judge_url": "http://127.0.0.1:8000/v1", "judge_model": "m", "judge_max_tokens": 2048})
     assert cfg.judge.configured and cfg.judge.max_tokens == 2048
+
+
+# Each default is written once (a dataclass field); training, --dry-run and synthesis read the same one.
+
+
+@pytest.fixture
+def no_judge_env(monkeypatch):
+    for name in ("JUDGE_URL", "JUDGE_MODEL", "WETHINK_JUDGE_URL", "WETHINK_JUDGE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_are_the_dataclass_fields(no_judge_env):
+    assert load_config({}) == RewardConfig() == check_reward_kwargs({})
+    assert DEFAULTS == {k.key: getattr(k.owner(), k.field) for k in KNOBS}
+    assert DEFAULTS["acc_weight"] == RewardConfig().acc_weight == 0.7
+    assert DEFAULTS["math_timeout"] == RuleSettings().math_timeout == 5.0
+    assert DEFAULTS["judge_timeout"] == JudgeSettings().timeout == 30.0
+
+
+def test_every_settings_field_is_a_knob():
+    """A field no knob sets would be a default no config can change (and a second place to look for it)."""
+    for owner, nested in ((RewardConfig, {"rule", "judge"}), (RuleSettings, set()), (JudgeSettings, set())):
+        knobbed = {k.field for k in KNOBS if k.owner is owner}
+        assert {f.name for f in fields(owner)} - nested == knobbed, owner.__name__
+    assert len({k.key for k in KNOBS}) == len(KNOBS)
+
+
+def test_a_knob_whose_field_has_no_default_is_named():
+    @dataclass(frozen=True)
+    class Settings:
+        required: int
+
+    with pytest.raises(TypeError, match="reward kwarg my_knob"):
+        _ = Knob("my_knob", Settings, "required", int).default
+
+
+def test_synthesis_agrees_with_training_on_the_rule_settings(no_judge_env):
+    from data_prep.synthesize.agreement import RULES
+
+    assert RULES == load_config({}).rule == check_reward_kwargs({}).rule
+
+
+def test_a_rule_setting_from_kwargs_is_checked_by_name():
+    assert rule_settings({"numeric_rel_tol": 0.01}).numeric_rel_tol == 0.01
+    with pytest.raises(RewardConfigError, match="math_workers"):
+        rule_settings({"math_workers": 0})
+
+
+# One environment variable per knob: the reward's fallbacks are the launchers' JUDGE_URL / JUDGE_MODEL.
+
+
+def test_judge_fallbacks_read_the_launchers_variables(monkeypatch, no_judge_env):
+    monkeypatch.setenv("JUDGE_URL", "http://env-judge:8000/v1")
+    monkeypatch.setenv("JUDGE_MODEL", "env-model")
+    judge = check_reward_kwargs({}).judge
+    assert (judge.url, judge.model) == ("http://env-judge:8000/v1", "env-model")
+    assert load_config({"judge_url": "http://mine/v1", "judge_model": "m"}).judge.url == "http://mine/v1"
+
+
+def test_the_old_variable_names_are_not_read(monkeypatch, no_judge_env):
+    monkeypatch.setenv("WETHINK_JUDGE_URL", "http://old:8000/v1")
+    monkeypatch.setenv("WETHINK_JUDGE_MODEL", "old-model")
+    judge = load_config({}).judge
+    assert (judge.url, judge.model) == (None, None) and not judge.configured
+
+
+def test_the_launchers_map_the_same_variables_onto_the_reward_kwargs():
+    """recipes/wethink/common.sh turns JUDGE_URL / JUDGE_MODEL into judge_url / judge_model: the same names the
+    reward falls back to, and every reward kwarg a launcher variable sets is a knob."""
+    text = (ROOT / "recipes" / "wethink" / "common.sh").read_text(encoding="utf-8")
+    mapped = dict(re.findall(r"^\s*([A-Z_]+)=reward\.custom_reward_function\.reward_kwargs\.(\w+)\s*$", text, re.M))
+    assert mapped[JUDGE_URL_ENV] == "judge_url" and mapped[JUDGE_MODEL_ENV] == "judge_model"
+    assert set(mapped.values()) <= set(DEFAULTS)
+
+
+def test_no_key_is_sent_unless_a_variable_is_named(monkeypatch, no_judge_env):
+    """A judge with no key (a local server) is allowed; the key variable has no default name to fall back on."""
+    monkeypatch.setenv("WETHINK_JUDGE_API_KEY", "sk-old-default")
+    cfg = check_reward_kwargs({"judge_url": "http://127.0.0.1:8000/v1", "judge_model": "m"})
+    assert DEFAULTS["judge_api_key_env"] is None and cfg.judge.api_key_env is None
+    assert cfg.judge.endpoint().headers() == {}
+    monkeypatch.setenv("MY_JUDGE_KEY", "sk-mine")
+    named = check_reward_kwargs({"judge_url": "http://127.0.0.1:8000/v1", "judge_model": "m",
+                                 "judge_api_key_env": "MY_JUDGE_KEY"})  # fmt: skip
+    assert named.judge.endpoint().headers() == {"Authorization": "Bearer sk-mine"}

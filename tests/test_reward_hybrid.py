@@ -47,8 +47,8 @@ async def test_route_follows_reward_method_and_category_refines_the_rule():
 
 
 async def test_missing_or_unknown_reward_method_is_inferred_from_the_category(monkeypatch):
-    monkeypatch.delenv("WETHINK_JUDGE_URL", raising=False)
-    monkeypatch.delenv("WETHINK_JUDGE_MODEL", raising=False)
+    monkeypatch.delenv("JUDGE_URL", raising=False)
+    monkeypatch.delenv("JUDGE_MODEL", raising=False)
     inferred_rule = await score(ok("yes"), "Yes", {"category": "yes_no"})
     assert (inferred_rule["route_rule"], inferred_rule["route_inferred"], inferred_rule["acc"]) == (1, 1, 1.0)
     unknown = await score(ok("yes"), "Yes", {"reward_method": "vibes"})
@@ -141,13 +141,13 @@ def test_unknown_kwargs_are_warned_about_once(caplog):
 
 
 def test_judge_endpoint_fallbacks(monkeypatch):
-    monkeypatch.setenv("WETHINK_JUDGE_URL", "http://env-judge:8000/v1")
-    monkeypatch.setenv("WETHINK_JUDGE_MODEL", "env-model")
+    monkeypatch.setenv("JUDGE_URL", "http://env-judge:8000/v1")
+    monkeypatch.setenv("JUDGE_MODEL", "env-model")
     assert load_config({}).judge.url == "http://env-judge:8000/v1"
     assert load_config({"reward_router_address": "10.0.0.1:9000"}).judge.url == "http://10.0.0.1:9000/v1"
     assert load_config({"judge_url": "http://mine/v1", "reward_router_address": "x:1"}).judge.url == "http://mine/v1"
     assert load_config({}).judge.model == "env-model"
-    monkeypatch.delenv("WETHINK_JUDGE_MODEL")
+    monkeypatch.delenv("JUDGE_MODEL")
     assert load_config({}).judge.model is None
 
 

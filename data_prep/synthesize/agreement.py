@@ -1,20 +1,22 @@
 """Do two answers to one question agree? Judged exactly as training will score them: the rule route of
 `rewards.rule` for multiple choice and fill-in-the-blank, and the training judge's own prompt and strict
 verdict parsing (`rewards.judge`) for descriptive answers, where only the top tier counts as agreement.
+The rule settings are the reward's defaults, built by `rewards.config` as training builds them.
 """
 
 from __future__ import annotations
 
 from data_prep import schema
 from rewards.choice import extract_choice
+from rewards.config import rule_settings
 from rewards.judge import build_messages, parse_verdict
-from rewards.rule import RuleSettings, score_rule
+from rewards.rule import score_rule
 
 from .models import ImageCalls
 from .questions import LETTERS, Question
 from .replies import Rejected
 
-RULES = RuleSettings()
+RULES = rule_settings()  # training's rule settings when reward_kwargs set none of them
 
 
 def canonical_answer(question: Question, answer: str) -> str | None:
