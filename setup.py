@@ -53,7 +53,6 @@ setup(
             "wethink-prepare=data_prep.wethink:main",
             "wethink-sft=data_prep.sft:main",
             "wethink-synthesize=data_prep.synthesize.cli:main",
-            "wethink-make-sample=data_prep.sample:main",
         ]
     },
 )
