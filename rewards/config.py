@@ -6,17 +6,17 @@ maps each reward kwarg to the field it sets and says how its value is checked; `
 fields. Training (`load_config`), the launchers' `--dry-run` (`check_reward_kwargs`) and QA synthesis
 (`rule_settings`) all build their settings here, so they cannot drift apart.
 
-`null` in a config means "use the default / fallback". The judge's address falls back, in order, to:
-`judge_url`, the `reward_router_address` verl passes when it hosts the judge itself (`reward.reward_model.enable`),
-then $JUDGE_URL. Its model name: `judge_model`, $JUDGE_MODEL, then the name verl's own judge server uses (its
-tokenizer's `name_or_path`). The launchers read the same two variables (JUDGE_URL / JUDGE_MODEL). The API key is
+`null` in a config means "use the default". The judge's address: `judge_url`, else the `reward_router_address`
+verl passes when it hosts the judge itself (`reward.reward_model.enable`), else none (no judge). Its model name:
+`judge_model`, else the name verl's own judge server uses (its tokenizer's `name_or_path`). The reward reads no
+environment variable for them: the config decides (the launchers turn $JUDGE_URL / $JUDGE_MODEL into these kwargs,
+so a command-line `judge_url=null` still wins, and on a Ray cluster every worker sees the same value). The API key is
 sent only when `judge_api_key_env` names a variable that is set: a judge with no key (a local server) is allowed.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
@@ -26,7 +26,7 @@ from rewards.rule import RuleSettings
 
 logger = logging.getLogger(__name__)
 
-JUDGE_URL_ENV = "JUDGE_URL"  # the variable the launchers turn into judge_url, and the reward's fallback
+JUDGE_URL_ENV = "JUDGE_URL"  # the launchers' variables for judge_url / judge_model (the reward itself reads none)
 JUDGE_MODEL_ENV = "JUDGE_MODEL"
 DOWN_POLICIES = ("zero", "rule")  # judge down: accuracy 0, or fall back to the rule verifiers
 VERL_KWARGS = ("reward_router_address", "reward_model_tokenizer")
@@ -120,14 +120,14 @@ def rule_settings(kwargs: Mapping[str, Any] | None = None) -> RuleSettings:
 
 
 def judge_settings(kwargs: Mapping[str, Any]) -> JudgeSettings:
-    """The judge's settings, with the address and model name resolved through their fallbacks (module docstring)."""
+    """The judge's settings, with the address and model name of a verl-hosted judge filled in (module docstring)."""
     values = _fields_of(JudgeSettings, kwargs)
     router = kwargs.get("reward_router_address")
-    url = values["url"] or (f"http://{router}/v1" if router else os.environ.get(JUDGE_URL_ENV) or None)
+    url = values["url"] or (f"http://{router}/v1" if router else None)
     if url is not None and not url.startswith(("http://", "https://")):
         raise RewardConfigError(f"reward kwarg judge_url={url!r}: expected an http(s):// base URL ending in /v1")
     tokenizer = kwargs.get("reward_model_tokenizer")
-    model = values["model"] or os.environ.get(JUDGE_MODEL_ENV) or getattr(tokenizer, "name_or_path", None) or None
+    model = values["model"] or getattr(tokenizer, "name_or_path", None) or None
     return JudgeSettings(**{**values, "url": url, "model": model})
 
 
@@ -151,7 +151,7 @@ def check_reward_kwargs(kwargs: Mapping[str, Any]) -> RewardConfig:
     cfg = load_config(kwargs, strict=True)
     if cfg.judge.url and not cfg.judge.model:
         raise RewardConfigError(
-            f"reward kwarg judge_model is not set (nor ${JUDGE_MODEL_ENV}) while judge_url={cfg.judge.url!r}: "
+            f"reward kwarg judge_model is not set (launchers: ${JUDGE_MODEL_ENV}) while judge_url={cfg.judge.url!r}: "
             "every judge request would be refused"
         )
     if cfg.acc_weight == 0 and cfg.format_weight == 0:

@@ -1,4 +1,4 @@
-"""check_reward_kwargs: the single check launchers and --dry-run run on reward_kwargs before verl starts; the\nreward's defaults, written once; the environment variables it falls back to."""
+"""check_reward_kwargs: the single check launchers and --dry-run run on reward_kwargs before verl starts; the\nreward's defaults, written once; and that it reads no environment variable for its judge."""
 
 import re
 from dataclasses import dataclass, fields
@@ -98,24 +98,22 @@ def test_a_rule_setting_from_kwargs_is_checked_by_name():
 # One environment variable per knob: the reward's fallbacks are the launchers' JUDGE_URL / JUDGE_MODEL.
 
 
-def test_judge_fallbacks_read_the_launchers_variables(monkeypatch, no_judge_env):
-    monkeypatch.setenv("JUDGE_URL", "http://env-judge:8000/v1")
-    monkeypatch.setenv("JUDGE_MODEL", "env-model")
-    judge = check_reward_kwargs({}).judge
-    assert (judge.url, judge.model) == ("http://env-judge:8000/v1", "env-model")
-    assert load_config({"judge_url": "http://mine/v1", "judge_model": "m"}).judge.url == "http://mine/v1"
-
-
-def test_the_old_variable_names_are_not_read(monkeypatch, no_judge_env):
-    monkeypatch.setenv("WETHINK_JUDGE_URL", "http://old:8000/v1")
-    monkeypatch.setenv("WETHINK_JUDGE_MODEL", "old-model")
-    judge = load_config({}).judge
+def test_the_reward_reads_no_environment_for_its_judge(monkeypatch, no_judge_env):
+    """The config decides: an exported JUDGE_URL never revives a judge the config switched off (--smoke turns an
+    unreachable one off with judge_url=null; a command-line override beats the environment)."""
+    for name in ("JUDGE_URL", "WETHINK_JUDGE_URL"):
+        monkeypatch.setenv(name, "http://env-judge:8000/v1")
+    for name in ("JUDGE_MODEL", "WETHINK_JUDGE_MODEL"):
+        monkeypatch.setenv(name, "env-model")
+    judge = load_config({"judge_url": None}).judge
     assert (judge.url, judge.model) == (None, None) and not judge.configured
+    mine = load_config({"judge_url": "http://mine/v1", "judge_model": "m"}).judge
+    assert (mine.url, mine.model) == ("http://mine/v1", "m")  # control: the kwargs are read
 
 
 def test_the_launchers_map_the_same_variables_onto_the_reward_kwargs():
-    """recipes/wethink/common.sh turns JUDGE_URL / JUDGE_MODEL into judge_url / judge_model: the same names the
-    reward falls back to, and every reward kwarg a launcher variable sets is a knob."""
+    """recipes/wethink/common.sh turns JUDGE_URL / JUDGE_MODEL into judge_url / judge_model (the names the reward's
+    messages give), and every reward kwarg a launcher variable sets is a knob."""
     text = (ROOT / "recipes" / "wethink" / "common.sh").read_text(encoding="utf-8")
     mapped = dict(re.findall(r"^\s*([A-Z_]+)=reward\.custom_reward_function\.reward_kwargs\.(\w+)\s*$", text, re.M))
     assert mapped[JUDGE_URL_ENV] == "judge_url" and mapped[JUDGE_MODEL_ENV] == "judge_model"

@@ -141,14 +141,11 @@ def test_unknown_kwargs_are_warned_about_once(caplog):
 
 
 def test_judge_endpoint_fallbacks(monkeypatch):
+    """judge_url, else verl's reward router (a verl-hosted judge), else no judge; never the environment."""
     monkeypatch.setenv("JUDGE_URL", "http://env-judge:8000/v1")
-    monkeypatch.setenv("JUDGE_MODEL", "env-model")
-    assert load_config({}).judge.url == "http://env-judge:8000/v1"
+    assert load_config({}).judge.url is None
     assert load_config({"reward_router_address": "10.0.0.1:9000"}).judge.url == "http://10.0.0.1:9000/v1"
     assert load_config({"judge_url": "http://mine/v1", "reward_router_address": "x:1"}).judge.url == "http://mine/v1"
-    assert load_config({}).judge.model == "env-model"
-    monkeypatch.delenv("JUDGE_MODEL")
-    assert load_config({}).judge.model is None
 
 
 async def test_a_huge_adversarial_response_is_bounded():
