@@ -18,7 +18,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["rewards", "rewards.*", "data_prep", "data_prep.*", "recipes", "recipes.*"]),
-    package_data={"recipes": ["*/config/*.yaml", "*/*.yaml"], "data_prep": ["synthesize/prompts/*"]},
+    package_data={"recipes": ["*/config/*.yaml", "*/*.yaml", "*/*.sh"], "data_prep": ["synthesize/prompts/*"]},
     install_requires=[
         VERL,
         "transformers==5.9.0",  # verl 0.9.1's lock (its vllm/cpu extras pin exactly this)
@@ -36,6 +36,7 @@ setup(
         "tqdm",
         "matplotlib",
         "pillow",
+        "psutil",  # the math pool reads each worker's CPU time (rewards/hard_pool.py)
     ],
     extras_require={
         # What verl 0.9.1's `vllm` and `fsdp` extras pin; CUDA 13 wheels. Install on GPU nodes only.
@@ -46,7 +47,7 @@ setup(
             "flash-attn==2.8.3",
             "liger-kernel>=0.8.2",
         ],
-        "test": [*TORCH, "pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5", "psutil"],  # psutil: the two-node test
+        "test": [*TORCH, "pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5"],
     },
     entry_points={
         "console_scripts": [
