@@ -147,7 +147,8 @@ def check_run_settings(cfg: DictConfig) -> None:
         )
     unknown = set(cfg.checkpoint.save_contents) - CHECKPOINT_CONTENTS
     if unknown:
-        raise LaunchError(f"checkpoint.save_contents: {sorted(unknown)} unknown (verl saves {sorted(CHECKPOINT_CONTENTS)})")
+        known = sorted(CHECKPOINT_CONTENTS)
+        raise LaunchError(f"checkpoint.save_contents: {sorted(unknown)} unknown (verl acts on {known})")
     for key in ("save_freq", "test_freq"):
         value = trainer[key]
         if not (isinstance(value, int) or value == "after_each_epoch"):
@@ -182,8 +183,8 @@ def check_data_columns(cfg: DictConfig, require: bool) -> list[str]:
                 column = cfg.data.get(setting)
                 if column not in columns:
                     raise LaunchError(
-                        f"data.{key}: {path} has no column {column!r} (data.{setting}); its columns: {columns}. "
-                        "Export it with: python -m data_prep.sft --jsonl FILE --image-root DIR --out X.parquet --format verl"
+                        f"data.{key}: {path} has no column {column!r} (data.{setting}); its columns: {columns}. Export "
+                        "it with: python -m data_prep.sft --jsonl FILE --image-root DIR --out X.parquet --format verl"
                     )
     return notes
 
@@ -226,7 +227,7 @@ def has_nvidia_gpu() -> bool:
 
 
 def smoke_overrides(model: Path, train_files: list[str]) -> list[str]:
-    """What a CPU needs and tiny sizes; each reason measured on this project's 2-core machines."""
+    """What a CPU needs and tiny sizes (the costs: CPU time of a whole --smoke run on a 2-core machine)."""
     return [
         "trainer.device=cpu",
         "trainer.nnodes=1",
@@ -235,8 +236,8 @@ def smoke_overrides(model: Path, train_files: list[str]) -> list[str]:
         "++model.override_config.attn_implementation=sdpa",  # verl's default is flash_attention_2 (GPU only)
         "model.use_remove_padding=false",  # true takes verl's flash-attn-only Qwen2-VL path
         "engine.strategy=fsdp2",  # FSDP1 refuses CPU parameters (sync_module_states)
-        "engine.use_torch_compile=false",  # compiling costs more than 2 tiny steps
-        "++engine.mixed_precision.param_dtype=fp32",  # bf16 compute is slow on CPU
+        "engine.use_torch_compile=false",  # compiling: +40% CPU time, for 2 tiny steps
+        "++engine.mixed_precision.param_dtype=fp32",  # bf16 compute on CPU: +50% CPU time
         f"data.train_files={_hydra_list(train_files)}",
         f"data.val_files={train_files[0]}",  # the export has no split: validate on its first rows
         f"data.val_max_samples={SMOKE_BATCH}",
@@ -284,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(config: Path, launcher: list[str], user: list[str], mode: str | None) -> int:
+    if mode is None and not has_nvidia_gpu():  # before anything slow
+        raise LaunchError(
+            "no NVIDIA GPU found on this machine; verl's SFT trainer runs on GPUs. To check the configuration "
+            "without one: run_sft.sh --dry-run [overrides...]; to run it end to end on this CPU with a tiny model: "
+            "run_sft.sh --smoke"
+        )
     probe = compose_config(config, launcher + user)
     prefix = []
     if probe.data.train_files is None:  # SFT_FILE unset (the yaml leaves it null): the bundled sample's export
@@ -292,12 +299,6 @@ def run(config: Path, launcher: list[str], user: list[str], mode: str | None) ->
         return smoke(config, probe, prefix, launcher, user)
     overrides = prefix + launcher + user
     cfg = compose_config(config, overrides)
-    if mode is None and not has_nvidia_gpu():
-        raise LaunchError(
-            "no NVIDIA GPU found on this machine; verl's SFT trainer runs on GPUs. To check the configuration "
-            "without one: run_sft.sh --dry-run [overrides...]; to run it end to end on this CPU with a tiny model: "
-            "run_sft.sh --smoke"
-        )
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the config
         notes = validate(cfg, require_data=mode is None and not prefix)
     if prefix:
@@ -320,12 +321,13 @@ def run(config: Path, launcher: list[str], user: list[str], mode: str | None) ->
 
 def smoke(config: Path, probe: DictConfig, prefix: list[str], launcher: list[str], user: list[str]) -> int:
     from recipes.cpu.tiny_model import TINY_MAX_PIXELS, TINY_MIN_PIXELS
-    from recipes.wethink.smoke import ensure_tiny_model
+    from recipes.wethink.smoke import cache_dir, ensure_tiny_model
 
     # Never next to a real run's checkpoints (resume_mode=auto would pick up the tiny model); CKPT_DIR still wins.
     ckpt = Path(f"checkpoints/smoke/{probe.trainer.experiment_name}").resolve()
     if prefix:  # the sample, with the tiny processor's pixel bounds (4..64 visual tokens per image)
-        train_files = [str(sample_export(ckpt / "data" / "sft.parquet", TINY_MIN_PIXELS, TINY_MAX_PIXELS))]
+        tiny_sample = cache_dir() / "sft_sample_tiny" / "sft.parquet"
+        train_files = [str(sample_export(tiny_sample, TINY_MIN_PIXELS, TINY_MAX_PIXELS))]
     else:
         train_files = [str(Path(f).resolve()) for f in _files(probe.data.train_files)]
     model = ensure_tiny_model()
