@@ -126,11 +126,11 @@ def check_recipe_settings(cfg: DictConfig) -> None:
         raise ConfigCheckError(str(exc)) from None
     if cfg.reward.custom_reward_function.get("path") != "pkg://rewards.hybrid":
         return
-    from rewards.config import RewardConfigError, load_config
+    from rewards.config import RewardConfigError, check_reward_kwargs
 
     kwargs = OmegaConf.to_container(cfg.reward.custom_reward_function.get("reward_kwargs") or {}, resolve=True)
     try:
-        load_config(kwargs, strict=True)
+        check_reward_kwargs(kwargs)
     except RewardConfigError as exc:
         raise ConfigCheckError(f"reward.custom_reward_function.reward_kwargs: {exc}") from None
 
@@ -150,17 +150,32 @@ def validate(cfg: DictConfig) -> None:
     check_recipe_settings(cfg)
 
 
-def main(argv: list[str] | None = None) -> int:
+# What composing or validating can raise: all mean "this config cannot work", each message naming the key.
+ConfigError = (HydraException, OmegaConfBaseException, ConfigCheckError, AssertionError, ValueError)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config-path", required=True, help="pkg://recipes.wethink.config or a directory")
     parser.add_argument("--config-name", required=True)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, exactly as the real run gets them")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def compose_and_validate(argv: list[str]) -> DictConfig:
+    """The config a launcher's arguments give, validated; raises one of ConfigError."""
+    args = parse_args(argv)
+    cfg = compose_config(args.config_path, args.config_name, args.overrides)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the config, so it can be parsed
+        validate(cfg)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
-        cfg = compose_config(args.config_path, args.config_name, args.overrides)
-        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the config, so it can be parsed
-            validate(cfg)
-    except (HydraException, OmegaConfBaseException, ConfigCheckError, AssertionError, ValueError) as exc:
+        cfg = compose_and_validate(sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
         print(f"dry-run: config rejected: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     print(OmegaConf.to_yaml(cfg))

@@ -25,12 +25,11 @@ import os
 import hydra
 import ray
 from verl.trainer.main_ppo import TaskRunnerV1, run_ppo
-from verl.trainer.ppo.utils import need_critic, need_reference_policy
 from verl.trainer.ppo.v1 import PPOTrainerSync
 from verl.trainer.ppo.v1 import trainer_base as verl_trainer_base
-from verl.utils.config import validate_config
 from verl.utils.device import auto_set_device
 
+from recipes.wethink.dry_run import ConfigError, validate
 from recipes.wethink.metrics import judge_health, step_metrics
 
 logger = logging.getLogger(__name__)
@@ -135,11 +134,25 @@ class WeThinkTaskRunner(TaskRunnerV1.__ray_actor_class__):
         return super().run(config)
 
 
+def warn_if_judge_key_missing(config) -> None:
+    """An external judge with its key variable empty refuses every request: descriptive samples would score 0."""
+    kwargs = config.reward.custom_reward_function.get("reward_kwargs") or {}
+    name = kwargs.get("judge_api_key_env")
+    if kwargs.get("judge_url") and name and not os.environ.get(str(name)):
+        logger.warning("$%s is empty: the judge at %s will refuse requests and descriptive samples score accuracy 0 "
+                       "(export it, or name your variable with JUDGE_API_KEY_ENV)", name, kwargs.get("judge_url"))
+
+
 @hydra.main(config_path=None, config_name=None, version_base=None)
 def main(config) -> None:
     """What `verl.trainer.main_ppo.main` does, with the recipe's task runner."""
     auto_set_device(config)
-    validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    try:  # --dry-run's checks (verl's validate_config among them): a setting that cannot work stops here
+        validate(config)
+    except ConfigError as exc:
+        logger.error("config rejected before training: %s: %s", type(exc).__name__, exc)
+        raise SystemExit(2) from None
+    warn_if_judge_key_missing(config)
     if not config.trainer.use_v1 or config.trainer.v1.trainer_mode != "sync":
         from verl.trainer.main_ppo_v0 import TaskRunner
 

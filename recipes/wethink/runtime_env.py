@@ -8,7 +8,10 @@ every node must agree on (TENSORBOARD_DIR), on top of `recipes/wethink/runtime_e
 runtime env in its cluster state: whoever can read your Ray dashboard can read it.)
 
     python -m recipes.wethink.runtime_env --base recipes/wethink/runtime_env.yaml --out FILE \
-        [--pass NAME ...] [--set KEY=VALUE ...]
+        [--pass NAME ...] [--set KEY=VALUE ...] [-- --config-path=DIR --config-name=NAME OVERRIDES...]
+
+With a config after `--` it composes and validates it first (as --dry-run does: a setting that cannot work stops
+the submission here, naming the key) and passes the variable its `judge_api_key_env` names.
 """
 
 from __future__ import annotations
@@ -47,13 +50,32 @@ def write_private(path: Path, runtime_env: Mapping) -> None:
         yaml.safe_dump(dict(runtime_env), f, sort_keys=False)
 
 
+def judge_key_name_of(config_args: list[str]) -> str | None:
+    """The judge key's variable name in the composed, validated config ("" for none); None if it is rejected."""
+    from recipes.wethink.dry_run import ConfigError, compose_and_validate
+
+    try:
+        cfg = compose_and_validate(config_args)
+    except ConfigError as exc:
+        print(f"error: config rejected: {exc}", file=sys.stderr)
+        return None
+    kwargs = cfg.reward.custom_reward_function.get("reward_kwargs") or {}
+    return str(kwargs.get("judge_api_key_env") or "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--pass", dest="pass_names", action="append", default=[], metavar="NAME")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("config", nargs=argparse.REMAINDER, help="-- --config-path=.. --config-name=.. overrides")
     args = parser.parse_args(argv)
+    if args.config:
+        key_name = judge_key_name_of(args.config[1:] if args.config[0] == "--" else args.config)
+        if key_name is None:
+            return 2
+        args.pass_names.append(key_name)
     settings = {}
     for item in args.settings:
         key, sep, value = item.partition("=")
