@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,6 @@ PAPER = {
     "data.custom_cls.name": "WeThinkDataset",
     "reward.custom_reward_function.path": "pkg://rewards.hybrid",
     "reward.custom_reward_function.name": "compute_score",
-    "reward.custom_reward_function.reward_kwargs.acc_weight": 0.7,
-    "reward.custom_reward_function.reward_kwargs.format_weight": 0.3,
     "trainer.logger": ["console", "tensorboard"],
     "trainer.resume_mode": "auto",
 }
@@ -50,11 +49,12 @@ LAUNCHERS = {
     "recipes/wethink/run_wethink_7b.sh": {
         "actor_rollout_ref.model.path": "Qwen/Qwen2.5-VL-7B-Instruct",
         "actor_rollout_ref.rollout.tensor_model_parallel_size": 2,
-        "trainer.experiment_name": "wethink_7b",
+        "trainer.experiment_name": "wethink_7b_grpo",  # the yaml's, not the launcher's: the yaml decides
     },
     "recipes/wethink/run_wethink_3b.sh": {
         "actor_rollout_ref.model.path": "Qwen/Qwen2.5-VL-3B-Instruct",
         "actor_rollout_ref.rollout.tensor_model_parallel_size": 1,
+        "trainer.experiment_name": "wethink_3b_grpo",
     },
     "recipes/wethink/run_rule_only.sh": {
         "data.keep_reward_methods": ["rule"],
@@ -76,16 +76,23 @@ LAUNCHERS = {
     "recipes/wethink/run_judge_colocated.sh": {
         "reward.reward_model.enable": True,
         "reward.reward_model.model_path": "Qwen/Qwen2.5-7B-Instruct",
+        "reward.custom_reward_function.reward_kwargs.judge_model": "Qwen/Qwen2.5-7B-Instruct",
         "reward.reward_model.rollout.name": "vllm",
+        "trainer.n_gpus_per_node": 4,
         "reward.custom_reward_function.reward_kwargs.judge_url": None,
     },
 }
+
+# The launchers' environment knobs (recipes/wethink/common.sh): unset in tests that check the yaml decides.
+KNOBS = {line.strip().split("=")[0] for line in (LAUNCHER_DIR / "common.sh").read_text().split("WETHINK_KNOBS=(")[1]
+         .split(")")[0].splitlines() if "=" in line}  # fmt: skip
 
 LEGACY_KEY = re.compile(r"(^|[\s\"'])\+?(custom_reward_function|reward_model)\.")
 
 
 def dry_run(launcher: str, *overrides: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "DATA_DIR": "/data/wethink", **env}
+    environment = {**{k: v for k, v in os.environ.items() if k not in KNOBS}, "DATA_DIR": "/data/wethink",
+                   "PYTHON": sys.executable, **env}  # the launchers' interpreter: this test's, virtualenv or not
     return subprocess.run(
         ["bash", str(REPO / launcher), "--dry-run", *overrides],
         cwd=REPO,
@@ -103,6 +110,7 @@ def composed(result: subprocess.CompletedProcess):
 
 def test_every_launcher_is_covered():
     found = {str(p.relative_to(REPO)) for p in LAUNCHER_DIR.glob("run_*.sh")} | {"run_grpo.sh"}
+    found.discard("recipes/wethink/run_sft.sh")  # verl's SFT trainer, not GRPO: tests/test_sft_launcher.py
     assert found == set(LAUNCHERS)
 
 
@@ -156,6 +164,48 @@ def test_environment_knobs_and_extra_overrides_reach_the_config():
     )
     assert cfg.trainer.total_epochs == 7  # "$@" comes last and wins
     assert cfg.trainer.experiment_name == "exp1"
+
+
+def test_a_fork_copied_anywhere_trains_the_model_its_yaml_names(tmp_path):
+    """Copy the 3B launcher and yaml out of the repo, point the launcher at the copy, edit the yaml's model: the
+    run is the new model's. No environment knob is set, so nothing but the yaml decides."""
+    fork = tmp_path / "my_fork"
+    (fork / "config").mkdir(parents=True)
+    yaml_text = (LAUNCHER_DIR / "config" / "wethink_3b.yaml").read_text()
+    assert "Qwen/Qwen2.5-VL-3B-Instruct" in yaml_text
+    (fork / "config" / "wethink_32b.yaml").write_text(
+        yaml_text.replace("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen2.5-VL-32B-Instruct")
+        .replace("experiment_name: wethink_3b_grpo", "experiment_name: wethink_32b_grpo")
+    )
+    launcher = (LAUNCHER_DIR / "run_wethink_3b.sh").read_text().replace("wethink_3b.yaml", "wethink_32b.yaml")
+    (fork / "run_wethink_32b.sh").write_text(launcher)
+    env = {**{k: v for k, v in os.environ.items() if k not in KNOBS}, "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(fork / "run_wethink_32b.sh"), "--dry-run"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    cfg = composed(result)
+    assert cfg.actor_rollout_ref.model.path == "Qwen/Qwen2.5-VL-32B-Instruct"
+    assert cfg.trainer.experiment_name == "wethink_32b_grpo"
+    assert cfg.trainer.default_local_dir == "checkpoints/wethink/wethink_32b_grpo"
+    assert cfg.actor_rollout_ref.actor.kl_loss_coef == 0.01  # the recipe's shared settings still come with it
+
+
+def test_which_layer_wins_command_line_then_environment_then_yaml():
+    yaml_only = composed(dry_run("recipes/wethink/run_wethink_3b.sh"))
+    from_env = composed(dry_run("recipes/wethink/run_wethink_3b.sh", ROLLOUT_TP="4", JUDGE_TIMEOUT="7"))
+    both = composed(dry_run("recipes/wethink/run_wethink_3b.sh",
+                            "actor_rollout_ref.rollout.tensor_model_parallel_size=8", ROLLOUT_TP="4"))  # fmt: skip
+    tp = "actor_rollout_ref.rollout.tensor_model_parallel_size"
+    assert [OmegaConf.select(c, tp) for c in (yaml_only, from_env, both)] == [1, 4, 8]
+    timeout = "reward.custom_reward_function.reward_kwargs.judge_timeout"
+    assert (OmegaConf.select(yaml_only, timeout), OmegaConf.select(from_env, timeout)) == (None, 7)  # unset: rewards/config.py's default
+
+
+def test_mode_flags_are_accepted_in_any_position():
+    cfg = composed(subprocess.run(
+        ["bash", "run_grpo.sh", "trainer.total_epochs=3", "--dry-run"], cwd=REPO,
+        env={**os.environ, "DATA_DIR": "/data/wethink"}, capture_output=True, text=True, timeout=300,
+    ))  # fmt: skip
+    assert cfg.trainer.total_epochs == 3
 
 
 def test_without_data_dir_the_sample_is_used_with_a_batch_that_fits():

@@ -1,20 +1,12 @@
 #!/usr/bin/env bash
 # Hybrid reward with verl hosting the judge (reward.reward_model.*) on its own GPUs; no external server.
-# Default: one 8-GPU node, 4 GPUs train (GPUS_PER_NODE) + 4 judge (reward.reward_model.n_gpus_per_node in the yaml).
-# Usage: [VAR=value ...] bash recipes/wethink/run_judge_colocated.sh [--dry-run|--smoke] [hydra overrides...]
+# Default: one 8-GPU node, 4 GPUs train (trainer.n_gpus_per_node) + 4 judge (reward.reward_model.n_gpus_per_node),
+# judge model JUDGE_MODEL_PATH, its tensor parallelism JUDGE_TP.
+# Usage: [VAR=value ...] bash run_judge_colocated.sh [--dry-run|--smoke] [hydra overrides...]
+# Every default is in the yaml; environment variables (MODEL_PATH, DATA_DIR, JUDGE_URL, ...: README) and
+# overrides change it. To fork: copy this file and its yaml anywhere, point CONFIG at the copy, edit the yaml.
 set -euo pipefail
-CONFIG_NAME=judge_colocated
-GPUS_PER_NODE=${GPUS_PER_NODE:-4}
-MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-VL-7B-Instruct}
-ROLLOUT_TP=${ROLLOUT_TP:-2}
-JUDGE_MODEL_PATH=${JUDGE_MODEL_PATH:-Qwen/Qwen2.5-7B-Instruct}
-JUDGE_TP=${JUDGE_TP:-1}
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+CONFIG=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/config/judge_colocated.yaml
+source "$("${PYTHON:-python3}" -m recipes.wethink.common_sh)"
 
-"${ENTRY[@]}" --config-path="$CONFIG_PATH" --config-name="$CONFIG_NAME" "${COMMON_OVERRIDES[@]}" \
-  actor_rollout_ref.model.path="$MODEL_PATH" \
-  actor_rollout_ref.rollout.tensor_model_parallel_size="$ROLLOUT_TP" \
-  reward.reward_model.model_path="$JUDGE_MODEL_PATH" \
-  reward.reward_model.rollout.tensor_model_parallel_size="$JUDGE_TP" \
-  reward.custom_reward_function.reward_kwargs.judge_model="$JUDGE_MODEL_PATH" \
-  "$@"
+"${ENTRY[@]}" "${WETHINK_ARGS[@]}" "$@"

@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
 # The paper's ablation: rule-based reward only; descriptive samples are dropped, the judge is never called.
-# Usage: [VAR=value ...] bash recipes/wethink/run_rule_only.sh [--dry-run|--smoke] [hydra overrides...]
+# Usage: [VAR=value ...] bash run_rule_only.sh [--dry-run|--smoke] [hydra overrides...]
+# Every default is in the yaml; environment variables (MODEL_PATH, DATA_DIR, JUDGE_URL, ...: README) and
+# overrides change it. To fork: copy this file and its yaml anywhere, point CONFIG at the copy, edit the yaml.
 set -euo pipefail
-CONFIG_NAME=rule_only
-MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-VL-7B-Instruct}
-ROLLOUT_TP=${ROLLOUT_TP:-2}
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+CONFIG=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/config/rule_only.yaml
+source "$("${PYTHON:-python3}" -m recipes.wethink.common_sh)"
 
-"${ENTRY[@]}" --config-path="$CONFIG_PATH" --config-name="$CONFIG_NAME" "${COMMON_OVERRIDES[@]}" \
-  actor_rollout_ref.model.path="$MODEL_PATH" \
-  actor_rollout_ref.rollout.tensor_model_parallel_size="$ROLLOUT_TP" \
-  "$@"
+"${ENTRY[@]}" "${WETHINK_ARGS[@]}" "$@"

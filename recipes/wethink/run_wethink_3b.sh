@@ -1,20 +1,10 @@
 #!/usr/bin/env bash
 # WeThink on Qwen2.5-VL-3B, sized for smaller nodes; same hybrid reward and judge as the paper run.
-# Usage: [VAR=value ...] bash recipes/wethink/run_wethink_3b.sh [--dry-run|--smoke] [hydra overrides...]
+# Usage: [VAR=value ...] bash run_wethink_3b.sh [--dry-run|--smoke] [hydra overrides...]
+# Every default is in the yaml; environment variables (MODEL_PATH, DATA_DIR, JUDGE_URL, ...: README) and
+# overrides change it. To fork: copy this file and its yaml anywhere, point CONFIG at the copy, edit the yaml.
 set -euo pipefail
-CONFIG_NAME=wethink_3b
-MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-VL-3B-Instruct}
-ROLLOUT_TP=${ROLLOUT_TP:-1}
-JUDGE_URL=${JUDGE_URL:-https://api.deepseek.com/v1}
-JUDGE_MODEL=${JUDGE_MODEL:-deepseek-chat}
-JUDGE_API_KEY_ENV=${JUDGE_API_KEY_ENV:-DEEPSEEK_API_KEY}
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-wethink_warn_missing_key "$JUDGE_API_KEY_ENV"
+CONFIG=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/config/wethink_3b.yaml
+source "$("${PYTHON:-python3}" -m recipes.wethink.common_sh)"
 
-"${ENTRY[@]}" --config-path="$CONFIG_PATH" --config-name="$CONFIG_NAME" "${COMMON_OVERRIDES[@]}" \
-  actor_rollout_ref.model.path="$MODEL_PATH" \
-  actor_rollout_ref.rollout.tensor_model_parallel_size="$ROLLOUT_TP" \
-  reward.custom_reward_function.reward_kwargs.judge_url="$JUDGE_URL" \
-  reward.custom_reward_function.reward_kwargs.judge_model="$JUDGE_MODEL" \
-  reward.custom_reward_function.reward_kwargs.judge_api_key_env="$JUDGE_API_KEY_ENV" \
-  "$@"
+"${ENTRY[@]}" "${WETHINK_ARGS[@]}" "$@"
