@@ -38,8 +38,9 @@ DATA_SOURCE = "wethink"
 IMAGE_PLACEHOLDER = "<image>"
 REQUIRED_FIELDS = ("problem", "answer", "category", "abilities", "refined_cot", "image_path", "reward")
 
-# Paper defaults for image resolution (Qwen2.5-VL patches are 28x28 pixels after merging).
-DEFAULT_MIN_PIXELS = 256 * 28 * 28  # 200,704: small charts stay legible
+# Image resolution: the recipe's data.min_pixels / max_pixels (wethink_grpo.yaml says why; Qwen2.5-VL patches are
+# 28x28 pixels after merging).
+DEFAULT_MIN_PIXELS = 512 * 512  # 262,144: EasyR1's default (>= 335 visual tokens), small charts stay legible
 DEFAULT_MAX_PIXELS = 1280 * 28 * 28  # 1,003,520: at most 1280 visual tokens, fits a 2048-token prompt
 # verl drops a multimodal prompt longer than this (rollout.prompt_length); prep rejects such rows beforehand.
 DEFAULT_MAX_PROMPT_TOKENS = 2048  # the recipe's data.max_prompt_length (wethink_grpo.yaml; a test keeps them equal)
