@@ -115,9 +115,9 @@ def test_the_launchers_map_the_same_variables_onto_the_reward_kwargs():
     """recipes/wethink/common.sh turns JUDGE_URL / JUDGE_MODEL into judge_url / judge_model (the names the reward's
     messages give), and every reward kwarg a launcher variable sets is a knob."""
     text = (ROOT / "recipes" / "wethink" / "common.sh").read_text(encoding="utf-8")
-    mapped = dict(re.findall(r"^\s*([A-Z_]+)=reward\.custom_reward_function\.reward_kwargs\.(\w+)\s*$", text, re.M))
+    mapped = dict(re.findall(r"^\s*([A-Z_]+)=(?:\+\+)?reward\.custom_reward_function\.reward_kwargs\.(\w+)\s*$", text, re.M))
     assert mapped[JUDGE_URL_ENV] == "judge_url" and mapped[JUDGE_MODEL_ENV] == "judge_model"
-    assert set(mapped.values()) <= set(DEFAULTS)
+    assert set(mapped.values()) <= set(DEFAULTS) and len(mapped) >= 6  # judge url/model/key/timeout/retries/...
 
 
 def test_no_key_is_sent_unless_a_variable_is_named(monkeypatch, no_judge_env):
