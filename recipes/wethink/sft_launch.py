@@ -31,6 +31,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from recipes.wethink.smoke import CPU_BACKEND_ENV  # one CPU backend environment for every smoke
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = REPO_ROOT / "examples" / "sample"
 SAMPLE_EXPORT = REPO_ROOT / "outputs" / "sample_sft" / "sft.parquet"  # where SFT_FILE unset puts the sample
@@ -40,12 +42,6 @@ SMOKE_BATCH = 4
 # verl's sections that SFTTrainer._build_config turns into dataclasses (model separately: it loads the model's files)
 DATACLASS_SECTIONS = ("engine", "optim", "checkpoint", "profiler")
 CHECKPOINT_CONTENTS = {"model", "optimizer", "extra", "hf_model"}  # what verl's checkpoint managers act on
-CPU_BACKEND_ENV = {
-    "VERL_USE_EXTERNAL_MODULES": "recipes.cpu.plugin",
-    "VERL_PLATFORM": "cpu",
-    "TOKENIZERS_PARALLELISM": "false",
-    "HYDRA_FULL_ERROR": "1",
-}
 
 
 class LaunchError(RuntimeError):
