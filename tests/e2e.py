@@ -46,31 +46,37 @@ class SmokeRun:
         return self.output[-chars:]
 
 
-def _tree_pids(root_pid: int) -> list[int]:
-    """A process and all its descendants (Ray's daemons and actors included)."""
+def session_pids(session_id: int) -> list[int]:
+    """Every process of a session and their descendants: a run started in its own session (and a `ray start`
+    node) keeps what it starts there, Ray's daemons and actors included, even those whose parent has exited; a
+    child that starts a session of its own (a Ray job's driver) is still a descendant."""
     children: dict[int, list[int]] = {}
+    found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat") as f:
-                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                _state, parent, _group, session = f.read().rsplit(")", 1)[1].split()[:4]
         except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(parent, []).append(int(entry.name))
-    found, stack = [], [root_pid]
+        children.setdefault(int(parent), []).append(int(entry.name))
+        if int(session) == session_id:
+            found.append(int(entry.name))
+    seen, stack = set(found), list(found)
     while stack:
-        pid = stack.pop()
-        found.append(pid)
-        stack.extend(children.get(pid, []))
-    return found
+        for child in children.get(stack.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return sorted(seen)
 
 
-def _tree_pss_kib(root_pid: int) -> int:
-    """Proportional set size of the whole process tree: shared pages (torch, CUDA libraries mapped by every
-    actor) counted once in total, not once per process as summed RSS would."""
+def _session_pss_kib(session_id: int) -> int:
+    """Proportional set size of a whole session: shared pages (torch, CUDA libraries mapped by every actor)
+    counted once in total, not once per process as summed RSS would."""
     total = 0
-    for pid in _tree_pids(root_pid):
+    for pid in session_pids(session_id):
         try:
             with open(f"/proc/{pid}/smaps_rollup") as f:
                 for line in f:
@@ -85,8 +91,8 @@ def _tree_pss_kib(root_pid: int) -> int:
 def run_smoke(
     launcher: str, *overrides: str, cwd: Path, env: dict[str, str], timeout: float = 480, also_measure: tuple = ()
 ) -> SmokeRun:
-    """`bash LAUNCHER --smoke OVERRIDES` from `cwd`, sampling the memory (PSS) of its whole process tree, plus the
-    trees of `also_measure` (the `ray start` processes of a cluster the run submits to)."""
+    """`bash LAUNCHER --smoke OVERRIDES` from `cwd` in a session of its own, sampling the memory (PSS) of that
+    whole session, plus the sessions in `also_measure` (the nodes of a cluster the run submits to)."""
     start = time.monotonic()
     log_path = cwd / f"smoke-{Path(launcher).stem}-{int(time.time() * 1000)}.log"
     peak = 0
@@ -97,7 +103,7 @@ def run_smoke(
         )  # fmt: skip
         try:
             while proc.poll() is None:
-                peak = max(peak, sum(_tree_pss_kib(pid) for pid in (proc.pid, *also_measure)))
+                peak = max(peak, sum(_session_pss_kib(sid) for sid in (proc.pid, *also_measure)))
                 if time.monotonic() - start > timeout:
                     proc.kill()
                     break
@@ -157,9 +163,19 @@ def smoke_env(shared, run_dir, **extra: str) -> dict[str, str]:
     return env
 
 
-def report(run: SmokeRun) -> None:
-    print(f"\n[e2e] {run.launcher}: {run.seconds:.0f} s wall, peak PSS of its process tree {run.peak_pss_gib:.1f} GiB")
-    assert run.peak_pss_gib < MAX_PSS_GIB, f"{run.launcher} used {run.peak_pss_gib:.1f} GiB"
+def sessions_pss_gib(sessions: tuple[int, ...]) -> float:
+    """What the processes of these sessions hold now (an idle cluster's daemons, before a run is submitted)."""
+    return sum(_session_pss_kib(sid) for sid in sessions) / 2**20
+
+
+def report(run: SmokeRun, idle_cluster_gib: float = 0.0) -> None:
+    """Print the run's wall time and peak memory, and hold it to the budget. A run submitted to a cluster is
+    measured with the cluster's nodes; what those held idle before the submission (Ray's own daemons: GCS,
+    raylets, dashboard, agents, which a real cluster runs whether or not a job is on it) is not the run's."""
+    own = run.peak_pss_gib - idle_cluster_gib
+    cluster = f" (+ the idle cluster's {idle_cluster_gib:.1f} GiB = {run.peak_pss_gib:.1f} GiB)" if idle_cluster_gib else ""
+    print(f"\n[e2e] {run.launcher}: {run.seconds:.0f} s wall, peak PSS of its processes {own:.1f} GiB{cluster}")
+    assert own < MAX_PSS_GIB, f"{run.launcher} used {own:.1f} GiB"
 
 
 def training_steps(run: SmokeRun) -> dict[int, dict[str, float]]:

@@ -1,8 +1,10 @@
 """A real multi-node Ray cluster on one machine, for tests: a head and more nodes, each started with `ray start`.
 
-Each node is its own `ray start --block` process in its own process group with its own temp dir and its own
-ports (nothing shared with another Ray on the machine: the test may run beside other end-to-end runs). Stopping
-kills exactly those process groups; `ray stop` is never used (it stops every Ray of the user on the machine).
+Each node is started by its own `ray start` in a session (and process group) of its own, with its own temp dir and
+its own ports (nothing shared with another Ray on the machine: the test may run beside other end-to-end runs).
+`ray start` returns once its node is up (no `--block`: that would keep a ~120 MB CLI process per node alive); the
+node's daemons and workers stay in its session, which is how they are found, measured and stopped. Stopping kills
+exactly those process groups; `ray stop` is never used (it stops every Ray of the user on the machine).
 Every node advertises one logical GPU, as verl's resource pools ask for GPUs per node. The cluster uses Ray's
 token authentication with a token of its own (Ray 2.60 turns token auth on for a head that finds
 ~/.ray/auth_token, which any earlier local `ray.init()` writes, and off otherwise: stated, never left to chance);
@@ -29,8 +31,10 @@ START_TIMEOUT_S = 90.0
 OBJECT_STORE_BYTES = 256 * 2**20  # enough for the smoke; Ray's default (30% of RAM per node) would be 2 x 7 GiB
 
 
-# No idle workers started ahead of need (about 50 MB each): this machine's memory is the tests' budget.
-NODE_SETTINGS = {"RAY_prestart_worker_first_driver": "0", "RAY_enable_worker_prestart": "0"}
+# No idle workers started ahead of need or kept after it (about 60 MB each): this machine's memory is the tests'
+# budget. An idle worker is stopped after Ray's idle threshold (1 s) instead of being pooled up to one per CPU.
+NODE_SETTINGS = {"RAY_prestart_worker_first_driver": "0", "RAY_enable_worker_prestart": "0",
+                 "RAY_num_workers_soft_limit": "0"}  # fmt: skip
 
 
 def free_port() -> int:
@@ -42,7 +46,7 @@ def free_port() -> int:
 @dataclass
 class Node:
     name: str
-    process: subprocess.Popen
+    session: int  # the session (and process group) id of everything this node runs
     temp_dir: Path
     log: Path
 
@@ -79,7 +83,8 @@ class LocalRayCluster:
         try:
             self._start_node("head", ["--head", f"--port={self.gcs_port}", "--include-dashboard=true",
                                       "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}",
-                                      f"--ray-client-server-port={free_port()}"])  # fmt: skip
+                                      f"--ray-client-server-port={free_port()}",
+                                      "--no-monitor"])  # no autoscaler monitor (~50 MB): a fixed cluster  # fmt: skip
             for i in range(1, self.nodes):
                 self._start_node(f"node{i}", [f"--address=127.0.0.1:{self.gcs_port}"])
             self._wait_for_nodes()
@@ -96,7 +101,7 @@ class LocalRayCluster:
         log = temp_dir / "ray-start.log"
         ray = Path(sys.executable).with_name("ray")
         command = [
-            str(ray), "start", "--block", *role, "--node-ip-address=127.0.0.1", f"--temp-dir={temp_dir}",
+            str(ray), "start", *role, "--node-ip-address=127.0.0.1", f"--temp-dir={temp_dir}",
             f"--num-cpus={self.cpus_per_node}", f"--num-gpus={self.gpus_per_node}",
             f"--object-store-memory={OBJECT_STORE_BYTES}", "--disable-usage-stats",
             f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
@@ -106,7 +111,15 @@ class LocalRayCluster:
             env = {k: v for k, v in self.env.items() if not k.startswith("RAY_AUTH")} | self.auth_env | NODE_SETTINGS
             process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
                                        start_new_session=True)  # fmt: skip
-        self.started.append(Node(name, process, temp_dir, log))
+        node = Node(name, process.pid, temp_dir, log)
+        self.started.append(node)  # before waiting: stop() cleans up whatever it started
+        try:
+            returncode = process.wait(timeout=START_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        if returncode != 0:
+            raise RuntimeError(f"ray start ({name}) {'timed out' if returncode is None else f'exited {returncode}'}:"
+                               f"\n{log.read_text()[-3000:]}")
 
     def alive_nodes(self) -> list[dict]:
         """The cluster's alive nodes as its dashboard reports them (Ray's state API)."""
@@ -116,9 +129,6 @@ class LocalRayCluster:
         deadline = time.monotonic() + START_TIMEOUT_S
         seen: object = None
         while time.monotonic() < deadline:
-            for node in self.started:
-                if node.process.poll() is not None:
-                    raise RuntimeError(f"ray start ({node.name}) exited:\n{node.log.read_text()[-3000:]}")
             try:
                 seen = len(self.alive_nodes())
                 if seen == self.nodes:
@@ -129,10 +139,10 @@ class LocalRayCluster:
         raise TimeoutError(f"{self.nodes} Ray nodes not up after {START_TIMEOUT_S:.0f} s (last seen: {seen})")
 
     def node_of_pid(self) -> dict[int, str]:
-        """{pid: node name} for every process each node's `ray start` has (its daemons and Ray's workers)."""
-        from tests.e2e import _tree_pids
+        """{pid: node name} for every process each node runs (its daemons and Ray's workers)."""
+        from tests.e2e import session_pids
 
-        return {pid: node.name for node in self.started for pid in _tree_pids(node.process.pid)}
+        return {pid: node.name for node in self.started for pid in session_pids(node.session)}
 
     def list_actors(self) -> list[dict]:
         """Every actor the cluster has had (dead ones of finished jobs included), with node_id and class_name."""
@@ -140,20 +150,24 @@ class LocalRayCluster:
 
     def stop(self) -> None:
         for node in reversed(self.started):
-            try:
-                os.killpg(node.process.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _signal_group(node.session, signal.SIGTERM)
         deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(session_alive(n.session) for n in self.started):
+            time.sleep(0.2)
         for node in reversed(self.started):
-            try:
-                node.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(node.process.pid, signal.SIGKILL)  # whatever ignored SIGTERM, in this group only
-            except (ProcessLookupError, PermissionError):
-                pass
-            node.process.wait()
+            _signal_group(node.session, signal.SIGKILL)  # whatever ignored SIGTERM, in this group only
             shutil.rmtree(node.temp_dir, ignore_errors=True)
         self.started.clear()
+
+
+def session_alive(session: int) -> bool:
+    from tests.e2e import session_pids
+
+    return bool(session_pids(session))
+
+
+def _signal_group(group: int, sig: int) -> None:
+    try:
+        os.killpg(group, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -31,6 +31,7 @@ from tests.e2e import (
     grading_judge,
     report,
     run_smoke,
+    sessions_pss_gib,
     smoke_env,
 )
 from tests.openai_server import ChatServer, Reply
@@ -57,7 +58,7 @@ def judge_routed_sample(out: Path) -> Path:
 
 class NodeRecordingJudge:
     """The grading judge, also recording which cluster node each request came from: the process holding the
-    client end of the connection, found among the descendants of each node's `ray start`."""
+    client end of the connection, found among the processes of each node's session."""
 
     def __init__(self, cluster: LocalRayCluster):
         self.cluster = cluster
@@ -87,17 +88,18 @@ def test_two_node_cluster_submission_trains_checkpoints_absolutely_and_resumes(s
             )  # fmt: skip
             common = (f"data.train_batch_size={PROMPTS_PER_STEP}", f"actor_rollout_ref.actor.ppo_mini_batch_size={PROMPTS_PER_STEP}",
                       "trainer.val_before_train=false", "trainer.test_freq=-1")  # fmt: skip
-            ray_trees = tuple(node.process.pid for node in cluster.started)
+            ray_nodes = tuple(node.session for node in cluster.started)
+            idle_cluster_gib = sessions_pss_gib(ray_nodes)
             first = run_smoke("run_grpo.sh", *common, "trainer.total_training_steps=1",
-                              cwd=tmp_path, env=env, also_measure=ray_trees)  # fmt: skip
-            report(first)
+                              cwd=tmp_path, env=env, also_measure=ray_nodes)  # fmt: skip
+            report(first, idle_cluster_gib)
             assert "submitting to the cluster" in first.output and "Job 'raysubmit_" in first.output, first.tail()
             assert_ran(first, range(1, 2), validated_first=False)
             assert_checkpoints(first, range(1, 2))
 
             resumed = run_smoke("run_grpo.sh", *common, "trainer.total_training_steps=2", "trainer.resume_mode=auto",
-                                cwd=tmp_path, env=env, also_measure=ray_trees)  # fmt: skip
-            report(resumed)
+                                cwd=tmp_path, env=env, also_measure=ray_nodes)  # fmt: skip
+            report(resumed, idle_cluster_gib)
             assert_ran(resumed, range(2, 3), validated_first=False)  # step 2 only: step 1 came from the checkpoint
             assert_checkpoints(resumed, range(1, 3))
             actors = cluster.list_actors()
