@@ -185,16 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     split = len(args.overrides) - n_user
     launcher, user = args.overrides[:split], args.overrides[split:]
 
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from recipes.wethink.dry_run import ConfigCheckError, validate
+    from recipes.wethink.dry_run import ConfigError, validate
 
     ray_address = os.environ.get("RAY_ADDRESS")
     try:
         overrides, cfg, notes = build_overrides(args.config_path, args.config_name, launcher, user, bool(ray_address))
         validate(cfg)
-    except (HydraException, OmegaConfBaseException, ConfigCheckError, AssertionError, ValueError) as exc:
+    except ConfigError as exc:
         print(f"smoke: config rejected: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     steps = cfg.trainer.total_training_steps
