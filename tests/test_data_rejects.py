@@ -58,7 +58,7 @@ CASES = [
     ("image_unreadable", line(image_path="broken/truncated.png")),
     ("image_aspect_ratio", line(image_path="broken/sliver.png")),
     ("image_outside_root", line(image_path="../outside.png")),
-    ("prompt_too_long", line(image_path=["chartqa/sales_2022.png"] * 8)),  # 8 x 266 visual tokens > 2048
+    ("prompt_too_long", line(image_path=["chartqa/sales_2022.png"] * 8)),  # 8 x 352 visual tokens (grown to min_pixels) > 2048
     (None, line(image_path=["chartqa/sales_2022.png", "chartqa/sales_2023.png"], abilities="multi-image reasoning")),
     (None, line(answer=42, category="numerical", problem="<image>\nHow many?")),
     ("truncated_json", line()[:40]),
@@ -124,7 +124,7 @@ def test_each_reject_names_its_line_reason_and_raw_text(prepared):
     assert "'Chart QA'" in by_line[12]["detail"] and "--category-map" in by_line[12]["detail"]
     assert "no_such_chart.png" in by_line[18]["detail"]
     assert "outside --image-root" in by_line[23]["detail"]
-    assert "2128 tokens" in by_line[24]["detail"] and "--max-prompt-tokens 2048" in by_line[24]["detail"]
+    assert "2816 tokens" in by_line[24]["detail"] and "--max-prompt-tokens 2048" in by_line[24]["detail"]
     assert "cut mid-JSON" in by_line[len(CASES)]["detail"]
 
 
