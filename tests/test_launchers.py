@@ -7,11 +7,13 @@ config is read back and checked value by value, then validated again here with v
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -90,8 +92,15 @@ KNOBS = {line.strip().split("=")[0] for line in (LAUNCHER_DIR / "common.sh").rea
 LEGACY_KEY = re.compile(r"(^|[\s\"'])\+?(custom_reward_function|reward_model)\.")
 
 
+# A prepared data directory as the launchers check it (both files present; --dry-run does not read them).
+DATA = Path(tempfile.mkdtemp(prefix="wethink-data-"))
+for _split in ("train", "val"):
+    (DATA / f"{_split}.parquet").touch()
+atexit.register(shutil.rmtree, DATA, ignore_errors=True)
+
+
 def dry_run(launcher: str, *overrides: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {**{k: v for k, v in os.environ.items() if k not in KNOBS}, "DATA_DIR": "/data/wethink",
+    environment = {**{k: v for k, v in os.environ.items() if k not in KNOBS}, "DATA_DIR": str(DATA),
                    "PYTHON": sys.executable, **env}  # the launchers' interpreter: this test's, virtualenv or not
     return subprocess.run(
         ["bash", str(REPO / launcher), "--dry-run", *overrides],
@@ -124,7 +133,7 @@ def test_launcher_dry_run_composes_what_it_claims(launcher):
         actual = OmegaConf.select(cfg, key)
         actual = OmegaConf.to_container(actual) if OmegaConf.is_config(actual) else actual
         assert actual == expected, f"{launcher}: {key} = {actual!r}, expected {expected!r}"
-    assert cfg.data.train_files == "/data/wethink/train.parquet"
+    assert cfg.data.train_files == f"{DATA}/train.parquet"
     # Legacy top-level reward sections exist in verl's schema but must stay untouched (0.9.x ignores them).
     for section in ("custom_reward_function", "reward_model"):
         leaves = OmegaConf.to_container(cfg[section])
@@ -145,7 +154,7 @@ def test_environment_knobs_and_extra_overrides_reach_the_config():
         dry_run(
             "run_grpo.sh",
             "trainer.total_epochs=7",
-            MODEL_PATH="/models/qwen-vl",
+            MODEL_PATH="my-org/qwen-vl",  # a hub name (a local path must exist)
             NNODES="4",
             GPUS_PER_NODE="8",
             JUDGE_URL="http://judge:9000/v1",
@@ -154,7 +163,7 @@ def test_environment_knobs_and_extra_overrides_reach_the_config():
             EXPERIMENT_NAME="exp1",
         )
     )
-    assert cfg.actor_rollout_ref.model.path == "/models/qwen-vl"
+    assert cfg.actor_rollout_ref.model.path == "my-org/qwen-vl"
     assert (cfg.trainer.nnodes, cfg.trainer.n_gpus_per_node) == (4, 8)
     kwargs = cfg.reward.custom_reward_function.reward_kwargs
     assert (kwargs.judge_url, kwargs.judge_model, kwargs.judge_api_key_env) == (
@@ -203,7 +212,7 @@ def test_which_layer_wins_command_line_then_environment_then_yaml():
 def test_mode_flags_are_accepted_in_any_position():
     cfg = composed(subprocess.run(
         ["bash", "run_grpo.sh", "trainer.total_epochs=3", "--dry-run"], cwd=REPO,
-        env={**os.environ, "DATA_DIR": "/data/wethink"}, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "DATA_DIR": str(DATA)}, capture_output=True, text=True, timeout=300,
     ))  # fmt: skip
     assert cfg.trainer.total_epochs == 3
 
@@ -223,6 +232,50 @@ def test_misspelt_key_fails_naming_it(bad):
     result = dry_run("run_grpo.sh", bad)
     assert result.returncode != 0
     assert bad.split("=")[0] in result.stderr
+
+
+# Values, not only keys (checked in process: the same compose_and_validate the launchers' --dry-run runs).
+@pytest.mark.parametrize(("bad", "named"), [
+    ("actor_rollout_ref.actor.optim.lr=abc", "actor_rollout_ref.actor.optim.lr='abc'"),
+    ("actor_rollout_ref.rollout.n=five", "actor_rollout_ref.rollout.n='five'"),
+    ("actor_rollout_ref.rollout.n=0", "actor_rollout_ref.rollout.n=0"),
+    ("algorithm.adv_estimator=grpoo", "did you mean grpo?"),
+    ("actor_rollout_ref.rollout.gpu_memory_utilization=1.5", "actor_rollout_ref.rollout.gpu_memory_utilization=1.5"),
+    ("actor_rollout_ref.actor.optim.lr=-1e-6", "actor_rollout_ref.actor.optim.lr=-1e-06"),
+    ("actor_rollout_ref.actor.clip_ratio_high=high", "actor_rollout_ref.actor.clip_ratio_high='high'"),
+    ("trainer.total_epochs=1.5", "trainer.total_epochs=1.5"),
+    ("+trainer.total_epoch=1", "did you mean trainer.total_epochs?"),
+    ("+actor_rollout_ref.rollout.temprature=0.5", "+actor_rollout_ref.rollout.temprature"),
+])  # fmt: skip
+def test_values_that_cannot_work_are_refused_naming_the_key(bad, named):
+    from recipes.wethink.dry_run import ConfigError, compose_and_validate
+
+    argv = [f"--config-path={LAUNCHER_DIR / 'config'}", "--config-name=wethink_7b", f"data.train_files={DATA}/train.parquet"]
+    compose_and_validate(argv)  # control: the same config without the bad value is accepted
+    with pytest.raises(ConfigError) as refused:
+        compose_and_validate([*argv, bad])
+    assert named in str(refused.value)
+
+
+def test_added_keys_that_verl_reads_as_a_whole_are_accepted():
+    """`+` into the free-form dicts verl passes on (HF overrides, engine kwargs, ray.init, reward kwargs) is fine."""
+    from recipes.wethink.dry_run import compose_and_validate
+
+    compose_and_validate([f"--config-path={LAUNCHER_DIR / 'config'}", "--config-name=wethink_7b",
+                          "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
+                          "+ray_kwargs.ray_init.num_gpus=1", "+reward.max_concurrent=16",
+                          "+reward.custom_reward_function.reward_kwargs.judge_timeout=60"])  # fmt: skip
+
+
+@pytest.mark.parametrize(("knob", "value"), [("DATA_DIR", "/nonexistent"), ("MODEL_PATH", "/nonexistent/model")])
+def test_inputs_that_are_not_there_are_refused_by_dry_run(knob, value):
+    result = dry_run("run_grpo.sh", **{knob: value})
+    assert result.returncode != 0 and f"{knob}={value}" in result.stderr, result.stderr[-2000:]
+
+
+def test_a_bad_value_through_the_launcher_exits_non_zero_naming_it():
+    result = dry_run("run_grpo.sh", "algorithm.adv_estimator=grpoo")
+    assert result.returncode != 0 and "algorithm.adv_estimator='grpoo'" in result.stderr
 
 
 def test_missing_micro_batch_sizes_are_caught_by_verls_validation():
@@ -284,7 +337,7 @@ def test_no_launcher_or_config_uses_legacy_reward_keys():
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
 def test_real_run_without_gpu_fails_fast_and_names_dry_run():
     result = subprocess.run(
-        ["bash", "run_grpo.sh"], cwd=REPO, env={**os.environ, "DATA_DIR": "/nonexistent"},
+        ["bash", "run_grpo.sh"], cwd=REPO, env={**os.environ, "DATA_DIR": str(DATA)},
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0
@@ -306,6 +359,8 @@ def test_cluster_run_makes_paths_absolute_and_passes_the_judge_key_by_name_only(
     assert "ray job submit --address=http://127.0.0.1:8265" in result.stderr
     assert "$DEEPSEEK_API_KEY passed to every worker" in result.stderr
     assert "sk-never-printed" not in result.stderr + result.stdout
+    # TENSORBOARD_DIR unset: verl's own default, tensorboard_log/<project>/<experiment>, made absolute for the job
+    assert f"TENSORBOARD_DIR={tmp_path}/tensorboard_log/wethink/wethink_7b_grpo" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -74,8 +74,11 @@ fi
 # node reads).
 wethink_absolute_paths() {
   CKPT_DIR=$(realpath -m "${CKPT_DIR:-checkpoints/\${trainer.project_name\}/\${trainer.experiment_name\}}")
-  TENSORBOARD_DIR=$(realpath -m "${TENSORBOARD_DIR:-tensorboard_log/$RUN_NAME}")
-  export TENSORBOARD_DIR  # read by --smoke's submission too
+  if [[ $SMOKE == 1 ]]; then TENSORBOARD_DIR=${TENSORBOARD_DIR:-tensorboard_log/smoke/$RUN_NAME}; fi
+  if [[ -n "${TENSORBOARD_DIR:-}" ]]; then
+    TENSORBOARD_DIR=$(realpath -m "$TENSORBOARD_DIR")  # unset: verl's default, made absolute by runtime_env.py
+    export TENSORBOARD_DIR  # read by --smoke's submission too
+  fi
   if [[ -n "${JUDGE_CACHE:-}" ]]; then JUDGE_CACHE=$(realpath -m "$JUDGE_CACHE"); fi
   if [[ -n "${DATA_DIR:-}" ]]; then
     DATA_DIR=$(realpath -m "$DATA_DIR")
@@ -86,7 +89,7 @@ wethink_absolute_paths() {
     MODEL_PATH=$(realpath -m "$MODEL_PATH")
     [[ -d "$MODEL_PATH" ]] || wethink_fail "MODEL_PATH=$MODEL_PATH does not exist (a local model must be on every node)"
   fi
-  echo "cluster run: CKPT_DIR=$CKPT_DIR TENSORBOARD_DIR=$TENSORBOARD_DIR${DATA_DIR:+ DATA_DIR=$DATA_DIR}" >&2
+  echo "cluster run: CKPT_DIR=$CKPT_DIR${TENSORBOARD_DIR:+ TENSORBOARD_DIR=$TENSORBOARD_DIR}${DATA_DIR:+ DATA_DIR=$DATA_DIR}" >&2
 }
 
 # A private file for the job's runtime env, deleted when this shell exits.
@@ -95,8 +98,23 @@ wethink_runtime_env_file() {
   trap 'rm -f "$RUNTIME_ENV_FILE"' EXIT
 }
 
+# Inputs that must be there, in every mode (--dry-run included): a prepared DATA_DIR, a local MODEL_PATH (--smoke
+# trains its tiny model instead). A hub name (Qwen/Qwen2.5-VL-7B-Instruct) is not a local path.
+wethink_check_inputs() {
+  if [[ -n "${DATA_DIR:-}" && ! ( -f "$DATA_DIR/train.parquet" && -f "$DATA_DIR/val.parquet" ) ]]; then
+    wethink_fail "DATA_DIR=$DATA_DIR has no train.parquet + val.parquet: prepare it with python -m data_prep.wethink," \
+      "or leave DATA_DIR unset for the bundled sample"
+  fi
+  if [[ $SMOKE == 0 && -n "${MODEL_PATH:-}" && ( "$MODEL_PATH" == /* || "$MODEL_PATH" == .* || "$MODEL_PATH" == "~"* ) \
+        && ! -d "$MODEL_PATH" ]]; then
+    wethink_fail "MODEL_PATH=$MODEL_PATH: no such directory (a local model; a hub name looks like Qwen/Qwen2.5-VL-7B-Instruct)"
+  fi
+}
+
 if [[ -n "${RAY_ADDRESS:-}" ]]; then
   wethink_absolute_paths
+else
+  wethink_check_inputs
 fi
 
 # Data: a prepared WeThink directory (train.parquet, val.parquet from `python -m data_prep.wethink`),
@@ -124,7 +142,7 @@ done
 wethink_submit_entry() {
   wethink_runtime_env_file
   "$PYTHON" -m recipes.wethink.runtime_env --base "$REPO_ROOT/recipes/wethink/runtime_env.yaml" \
-    --out "$RUNTIME_ENV_FILE" --set TENSORBOARD_DIR="$TENSORBOARD_DIR" -- "${WETHINK_ARGS[@]}" "$@"
+    --out "$RUNTIME_ENV_FILE" ${TENSORBOARD_DIR:+--set TENSORBOARD_DIR="$TENSORBOARD_DIR"} -- "${WETHINK_ARGS[@]}" "$@"
   SUBMIT=(ray job submit --address="$RAY_ADDRESS" --working-dir="$REPO_ROOT" --runtime-env="$RUNTIME_ENV_FILE"
           -- python3 -m recipes.wethink.main)
 }

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import difflib
 import sys
+import typing
 
 from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.errors import HydraException
@@ -113,6 +116,129 @@ def check_extensions_load(cfg: DictConfig) -> None:
         raise ConfigCheckError("reward.custom_reward_function.path is set but verl loaded no function")
 
 
+# Where a `+key` may add what the schema does not hold: dicts verl passes on as they are (to HF, the rollout engine,
+# ray.init, torch's mixed precision) and the reward's kwargs (checked key by key by rewards.config).
+FREE_FORM_PARENTS = (
+    "actor_rollout_ref.model.override_config",
+    "actor_rollout_ref.rollout.engine_kwargs",
+    "ray_kwargs.ray_init",
+    "reward.custom_reward_function.reward_kwargs",
+    "reward.reward_kwargs",
+    "fsdp_config.mixed_precision",
+)
+# Keys verl reads with `.get()` although its schema does not hold them (the rate-limited reward manager's).
+READ_BUT_NOT_IN_SCHEMA = ("reward.max_concurrent", "reward.max_rpm", "reward.max_tpm", "reward.timeout")
+
+
+def check_added_keys(cfg: DictConfig, overrides: list[str]) -> None:
+    """A `+key=value` that verl's schema does not hold is silently added and never read (Hydra's own hint for a
+    typo: `+trainer.total_epoch=1`). Refuse it unless it goes where a free-form dict is read as a whole."""
+    for override in overrides:
+        if not override.startswith("+") or override.startswith("++"):
+            continue
+        key = override[1:].split("=", 1)[0]
+        if key in READ_BUT_NOT_IN_SCHEMA:
+            continue
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        if any(parent == p or parent.endswith("." + p) or parent.startswith(p + ".") or parent.endswith(p)
+               for p in FREE_FORM_PARENTS):
+            continue
+        siblings = OmegaConf.select(cfg, parent) if parent else cfg
+        known = [k for k in siblings if f"{parent}.{k}".lstrip(".") != key] if OmegaConf.is_dict(siblings) else []
+        close = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=1)
+        hint = f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
+        raise ConfigCheckError(
+            f"+{key}: verl's schema has no such key, so it would be added and never read{hint}; drop the '+' to "
+            "override an existing key"
+        )
+
+
+def _fits(value: object, annotation: object) -> bool | None:
+    """Whether a value fits a field's annotation; None when the annotation is not a plain scalar type."""
+    args = typing.get_args(annotation)
+    options = args if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (annotation,)
+    options = tuple(o for o in options if o is not type(None))
+    if not options or not all(o in (int, float, bool, str) for o in options):
+        return None
+    for kind in options:
+        if kind is bool and isinstance(value, bool):
+            return True
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if kind is str and isinstance(value, str):
+            return True
+    return False
+
+
+def check_value_types(cfg: DictConfig) -> None:
+    """Every scalar against the type verl's own config dataclass declares for it (each section naming one with
+    `_target_`): `lr=abc` or `rollout.n=five` compose fine and fail only on the GPU."""
+    from hydra._internal.utils import _locate
+
+    def walk(node: DictConfig, path: str) -> None:
+        target = node.get("_target_") if "_target_" in node else None
+        cls = None
+        if isinstance(target, str):
+            try:
+                cls = _locate(target)
+            except ImportError:
+                cls = None
+        hints = typing.get_type_hints(cls) if cls is not None and dataclasses.is_dataclass(cls) else {}
+        for key in node:
+            if OmegaConf.is_missing(node, key):
+                continue
+            child = node._get_node(key)
+            if OmegaConf.is_dict(child):
+                walk(node[key], f"{path}.{key}".lstrip("."))
+                continue
+            if key not in hints or OmegaConf.is_list(child):
+                continue
+            value = node[key]  # resolved
+            if value is not None and _fits(value, hints[key]) is False:
+                raise ConfigCheckError(
+                    f"{path}.{key}={value!r}: verl's {cls.__name__} declares {hints[key]}".replace("typing.", "")
+                )
+
+    walk(cfg, "")
+
+
+def _walk_keys(node: object, path: str = ""):
+    if OmegaConf.is_dict(node):
+        for key in node:
+            if not OmegaConf.is_missing(node, key):
+                yield from _walk_keys(node[key], f"{path}.{key}".lstrip("."))
+    else:
+        yield path, node
+
+
+def check_value_ranges(cfg: DictConfig) -> None:
+    """What verl has no check for before the GPUs are taken: the estimator's name, memory fractions, counts."""
+    from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY
+
+    estimator = cfg.algorithm.adv_estimator
+    if str(estimator) not in ADV_ESTIMATOR_REGISTRY:
+        close = difflib.get_close_matches(str(estimator), list(ADV_ESTIMATOR_REGISTRY), n=1)
+        raise ConfigCheckError(
+            f"algorithm.adv_estimator={estimator!r} is not one of verl's estimators"
+            f"{f' (did you mean {close[0]}?)' if close else ''}: {', '.join(sorted(ADV_ESTIMATOR_REGISTRY))}"
+        )
+    for key, value in _walk_keys(cfg):
+        if key.endswith("gpu_memory_utilization") and isinstance(value, (int, float)) and value is not None and not 0 < value <= 1:
+            raise ConfigCheckError(f"{key}={value!r}: a fraction of GPU memory, in (0, 1]")
+    positive = ("data.train_batch_size", "data.max_prompt_length", "data.max_response_length",
+                "actor_rollout_ref.actor.ppo_mini_batch_size", "actor_rollout_ref.rollout.n", "trainer.nnodes",
+                "trainer.n_gpus_per_node", "trainer.total_epochs", "reward.num_workers")  # fmt: skip
+    for key in positive:
+        value = OmegaConf.select(cfg, key)
+        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            raise ConfigCheckError(f"{key}={value!r}: expected a whole number >= 1")
+    lr = OmegaConf.select(cfg, "actor_rollout_ref.actor.optim.lr")
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr < 0:
+        raise ConfigCheckError(f"actor_rollout_ref.actor.optim.lr={lr!r}: expected a number >= 0")
+
+
 def check_recipe_settings(cfg: DictConfig) -> None:
     """Settings verl does not read, so nothing of verl's checks them: the dataset's route filter and the
     hybrid reward's kwargs (the reward never raises during training: a bad kwarg would score every sample 0)."""
@@ -141,6 +267,8 @@ def validate(cfg: DictConfig) -> None:
     from verl.utils.config import validate_config
 
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # every interpolation must resolve
+    check_value_ranges(cfg)  # first: it names the key a user set (rollout.n), not one interpolated from it
+    check_value_types(cfg)
     check_no_legacy_reward_keys(cfg)
     check_batch_geometry(cfg)
     check_hosted_judge_has_its_pool(cfg)
@@ -166,6 +294,7 @@ def compose_and_validate(argv: list[str]) -> DictConfig:
     """The config a launcher's arguments give, validated; raises one of ConfigError."""
     args = parse_args(argv)
     cfg = compose_config(args.config_path, args.config_name, args.overrides)
+    check_added_keys(cfg, args.overrides)
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the config, so it can be parsed
         validate(cfg)
     return cfg

@@ -23,13 +23,14 @@ import logging
 import os
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 import ray
 from verl.trainer.main_ppo import TaskRunnerV1, run_ppo
 from verl.trainer.ppo.v1 import PPOTrainerSync
 from verl.trainer.ppo.v1 import trainer_base as verl_trainer_base
 from verl.utils.device import auto_set_device
 
-from recipes.wethink.dry_run import ConfigError, validate
+from recipes.wethink.dry_run import ConfigError, check_added_keys, validate
 from recipes.wethink.metrics import judge_health, step_metrics
 
 logger = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ def main(config) -> None:
     """What `verl.trainer.main_ppo.main` does, with the recipe's task runner."""
     auto_set_device(config)
     try:  # --dry-run's checks (verl's validate_config among them): a setting that cannot work stops here
+        check_added_keys(config, list(HydraConfig.get().overrides.task))
         validate(config)
     except ConfigError as exc:
         logger.error("config rejected before training: %s: %s", type(exc).__name__, exc)
