@@ -50,8 +50,15 @@ def write_private(path: Path, runtime_env: Mapping) -> None:
         yaml.safe_dump(dict(runtime_env), f, sort_keys=False)
 
 
-def judge_key_name_of(config_args: list[str]) -> str | None:
-    """The judge key's variable name in the composed, validated config ("" for none); None if it is rejected."""
+def default_tensorboard_dir(cfg) -> str:
+    """Where verl's tensorboard logger writes when TENSORBOARD_DIR is unset (its own default), made absolute from
+    the submitting directory: under `ray job submit` a relative one would land in each node's job copy."""
+    return os.path.abspath(os.path.join("tensorboard_log", str(cfg.trainer.project_name), str(cfg.trainer.experiment_name)))
+
+
+def config_facts(config_args: list[str]) -> tuple[str, str] | None:
+    """(the judge key's variable name or "", the default tensorboard dir) of the composed, validated config;
+    None if it is rejected."""
     from recipes.wethink.dry_run import ConfigError, compose_and_validate
 
     try:
@@ -60,7 +67,7 @@ def judge_key_name_of(config_args: list[str]) -> str | None:
         print(f"error: config rejected: {exc}", file=sys.stderr)
         return None
     kwargs = cfg.reward.custom_reward_function.get("reward_kwargs") or {}
-    return str(kwargs.get("judge_api_key_env") or "")
+    return str(kwargs.get("judge_api_key_env") or ""), default_tensorboard_dir(cfg)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,10 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("config", nargs=argparse.REMAINDER, help="-- --config-path=.. --config-name=.. overrides")
     args = parser.parse_args(argv)
+    tensorboard_dir = None
     if args.config:
-        key_name = judge_key_name_of(args.config[1:] if args.config[0] == "--" else args.config)
-        if key_name is None:
+        facts = config_facts(args.config[1:] if args.config[0] == "--" else args.config)
+        if facts is None:
             return 2
+        key_name, tensorboard_dir = facts
         args.pass_names.append(key_name)
     settings = {}
     for item in args.settings:
@@ -82,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not key:
             parser.error(f"--set {item!r}: expected KEY=VALUE")
         settings[key] = value
+    if tensorboard_dir and not settings.get("TENSORBOARD_DIR"):
+        settings["TENSORBOARD_DIR"] = tensorboard_dir
+        print(f"runtime env: TENSORBOARD_DIR={tensorboard_dir}", file=sys.stderr)
     base = yaml.safe_load(args.base.read_text()) or {}
     runtime_env, notes = build_runtime_env(base, args.pass_names, settings)
     write_private(args.out, runtime_env)
