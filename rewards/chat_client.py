@@ -136,7 +136,10 @@ def _content(payload: object) -> str:
     return content
 
 
-async def _attempt(endpoint: ChatEndpoint, body: dict, client: httpx.AsyncClient) -> str:
+async def post_json(endpoint: ChatEndpoint, body: dict, client: httpx.AsyncClient) -> object:
+    """One request with a hard deadline, its decoded JSON body. Raises ChatError: `retryable` for timeouts,
+    connection errors, 429/5xx and a body that does not decode (a wrong Content-Encoding, a garbled proxy reply:
+    a retry may well fix it); not for other 4xx. Shared by the judge and the synthesis pipeline."""
     try:
         response = await asyncio.wait_for(
             client.post(endpoint.url, json=body, headers=endpoint.headers(), timeout=endpoint.timeout),
@@ -144,6 +147,8 @@ async def _attempt(endpoint: ChatEndpoint, body: dict, client: httpx.AsyncClient
         )
     except (asyncio.TimeoutError, httpx.TimeoutException):
         raise ChatError(f"timeout after {endpoint.timeout:g}s", True) from None
+    except httpx.DecodingError as exc:  # httpx reads the body inside post(): a bad Content-Encoding fails here
+        raise ChatError(f"undecodable reply body ({exc})", True) from None
     except httpx.TransportError as exc:
         raise ChatError(f"connection error: {type(exc).__name__}", True) from None
     if response.status_code == 429 or response.status_code >= 500:
@@ -151,10 +156,13 @@ async def _attempt(endpoint: ChatEndpoint, body: dict, client: httpx.AsyncClient
     if response.status_code >= 400:
         raise ChatError(f"HTTP {response.status_code}", False)
     try:
-        payload = response.json()
-    except ValueError:
-        raise ChatError("malformed response: body is not JSON", False) from None
-    return _content(payload)
+        return response.json()
+    except ValueError:  # includes UnicodeDecodeError: bytes that are not the JSON they claim to be
+        raise ChatError("undecodable reply body (not JSON)", True) from None
+
+
+async def _attempt(endpoint: ChatEndpoint, body: dict, client: httpx.AsyncClient) -> str:
+    return _content(await post_json(endpoint, body, client))
 
 
 async def chat(

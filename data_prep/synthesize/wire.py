@@ -1,20 +1,18 @@
 """One chat-completion attempt for the synthesis pipeline, returning the whole assistant message.
 
-Why not `rewards.chat_client.chat` alone: the pipeline runs for hours against servers it does not control, so
-(1) a body that does not decode (a wrong `Content-Encoding`, a garbled proxy reply) must be a failed attempt,
-retried and counted, never an exception that ends the run; and (2) a reasoning model served with a reasoning
-parser can leave `content` empty and put its text in `reasoning_content`, which the pipeline must see to handle
-deliberately. Endpoints, errors, client slots and the thinking filter are `rewards.chat_client`'s.
+Why not `rewards.chat_client.chat` alone: a reasoning model served with a reasoning parser can leave `content`
+empty and put its text in `reasoning_content`, which the pipeline must see to handle deliberately. The request
+itself (deadline, retryable errors, undecodable bodies), endpoints, client slots and the thinking filter are
+`rewards.chat_client`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import httpx
 
-from rewards.chat_client import ChatEndpoint, ChatError
+from rewards.chat_client import ChatEndpoint, ChatError, post_json
 
 
 @dataclass(frozen=True)
@@ -41,25 +39,6 @@ def _message(payload: object) -> Message:
 
 
 async def attempt(endpoint: ChatEndpoint, body: dict, client: httpx.AsyncClient) -> Message:
-    """One request with a hard deadline. Raises ChatError (`retryable` as for chat_client, plus undecodable
-    bodies, which a retry may well fix)."""
-    try:
-        response = await asyncio.wait_for(
-            client.post(endpoint.url, json=body, headers=endpoint.headers(), timeout=endpoint.timeout),
-            timeout=endpoint.timeout,
-        )
-    except (asyncio.TimeoutError, httpx.TimeoutException):
-        raise ChatError(f"timeout after {endpoint.timeout:g}s", True) from None
-    except httpx.DecodingError as exc:  # httpx reads the body inside post(): a bad Content-Encoding fails here
-        raise ChatError(f"undecodable reply body ({exc})", True) from None
-    except httpx.TransportError as exc:
-        raise ChatError(f"connection error: {type(exc).__name__}", True) from None
-    if response.status_code == 429 or response.status_code >= 500:
-        raise ChatError(f"HTTP {response.status_code}", True)
-    if response.status_code >= 400:
-        raise ChatError(f"HTTP {response.status_code}", False)
-    try:
-        payload = response.json()
-    except ValueError:  # includes UnicodeDecodeError: bytes that are not the JSON they claim to be
-        raise ChatError("undecodable reply body (not JSON)", True) from None
-    return _message(payload)
+    """One request with a hard deadline (`rewards.chat_client.post_json`: undecodable bodies are retryable
+    failures), its whole assistant message. Raises ChatError."""
+    return _message(await post_json(endpoint, body, client))
