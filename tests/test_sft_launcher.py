@@ -259,12 +259,11 @@ def weight_moves(initial: Path, trained: Path) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def tiny_cache(tmp_path_factory) -> Path:
-    from recipes.wethink.smoke import TINY_MODEL_VERSION, ensure_tiny_model
+def tiny_cache(shared) -> Path:
+    """The session's one tiny model (tests/conftest.py), shared with the GRPO end-to-end runs."""
+    from recipes.wethink.smoke import TINY_MODEL_VERSION
 
-    cache = tmp_path_factory.mktemp("sft_cache")
-    ensure_tiny_model(cache)
-    return cache / TINY_MODEL_VERSION
+    return shared["cache"] / TINY_MODEL_VERSION
 
 
 def smoke(tmp_path: Path, tiny_cache: Path, *overrides: str):
