@@ -42,9 +42,11 @@ def test_paper_run_end_to_end_with_the_loopback_judge(shared, judge, tmp_path):
 
 
 def test_negative_control_weight_sync_assertion_fails_without_sync(shared, tmp_path):
-    """With the rollout ignoring weight updates it keeps verl's dummy (random) weights: the check must fail."""
+    """With the rollout ignoring weight updates it keeps verl's dummy (random) weights: the check must fail. Run
+    through the 3b launcher, whose smoke would otherwise repeat the paper run's (the tiny model replaces both
+    models; its yaml differs only in sizes the smoke overrides): it trains a step end to end all the same."""
     run = run_smoke(
-        "run_grpo.sh",
+        "recipes/wethink/run_wethink_3b.sh",
         "+actor_rollout_ref.rollout.engine_kwargs.hf_cpu.ignore_weight_updates=true",
         "trainer.total_training_steps=1", "trainer.val_before_train=false", "trainer.test_freq=-1",
         "trainer.save_freq=-1",
@@ -60,7 +62,6 @@ def test_negative_control_weight_sync_assertion_fails_without_sync(shared, tmp_p
 @pytest.mark.parametrize(
     "launcher",
     [
-        "recipes/wethink/run_wethink_3b.sh",
         "recipes/wethink/run_rule_only.sh",
         "recipes/wethink/run_judge_external.sh",
         "recipes/wethink/run_judge_colocated.sh",
