@@ -34,6 +34,7 @@ from data_prep.wethink import (
     DEFAULT_MAX_REJECT_RATE,
     add_source_options,
     check_reject_rate,
+    exit_status,
     reader_options,
     reject_verdict,
     run_cli,
@@ -210,13 +211,7 @@ def report(summary: dict) -> int:
         print(f"  rejected {count:>7}  {reason}")
     if "llamafactory_dataset_info" in summary:
         print("LLaMA-Factory dataset_info.json entry:\n" + json.dumps(summary["llamafactory_dataset_info"], indent=2))
-    if not summary["out"]:
-        print(f"error: no usable rows; see {summary['files']['rejects']}", file=sys.stderr)
-        return 1
-    if summary["too_many_rejects"]:
-        print(f"error: {summary['too_many_rejects']}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(summary["out"], summary["files"]["rejects"], summary["too_many_rejects"])
 
 
 def main(argv: list[str] | None = None) -> int:

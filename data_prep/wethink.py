@@ -386,15 +386,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def report(summary: dict) -> int:
-    print(format_summary(summary))
-    if summary["train"] + summary["val"] == 0:
-        print(f"error: no usable rows; see {summary['files']['rejects.jsonl']}", file=sys.stderr)
+def exit_status(rows_out: int, rejects_file: str, too_many_rejects: str | None) -> int:
+    """A run's honest exit status (prep and the SFT export alike): 1, with the reason, when nothing usable came out
+    or the reject share is over --max-reject-rate (the outputs are written either way)."""
+    if rows_out == 0:
+        print(f"error: no usable rows; see {rejects_file}", file=sys.stderr)
         return 1
-    if summary["too_many_rejects"]:
-        print(f"error: {summary['too_many_rejects']}", file=sys.stderr)
+    if too_many_rejects:
+        print(f"error: {too_many_rejects}", file=sys.stderr)
         return 1
     return 0
+
+
+def report(summary: dict) -> int:
+    print(format_summary(summary))
+    return exit_status(summary["train"] + summary["val"], summary["files"]["rejects.jsonl"], summary["too_many_rejects"])
 
 
 def main(argv: list[str] | None = None) -> int:
