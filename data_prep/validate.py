@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -103,9 +104,24 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _start_worker(stop) -> None:
-    """Workers leave Ctrl-C to the main process, which stops them through `stop` (no tracebacks, no orphans)."""
+def _die_with_parent(parent_pid: int) -> None:
+    """A main process killed with SIGKILL cannot stop its workers: on Linux the kernel sends each one SIGTERM
+    when it goes (prctl PR_SET_PDEATHSIG); elsewhere they end when their pool's pipe closes."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+    if os.getppid() != parent_pid:  # it went before the request was in place
+        os._exit(1)
+
+
+def _start_worker(stop, parent_pid: int) -> None:
+    """Workers leave Ctrl-C to the main process, which stops them through `stop` (no tracebacks, no orphans),
+    and go with it if it is killed outright."""
     global _stop
+    _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending one is dropped: it is ignored
@@ -166,7 +182,7 @@ def ordered_map(fn: Callable, batches: Iterable, workers: int) -> Iterator:
     # spawn: the caller may have imported torch (threads), which makes fork unsafe.
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(stop,))
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(stop, os.getpid()))
     finished = False
     try:
         pending: deque = deque()

@@ -165,3 +165,11 @@ def test_sigterm_stops_the_sft_export_and_its_workers_and_writes_nothing(tmp_pat
     status, err = interrupt(tmp_path, "data_prep.sft", out, signal.SIGTERM, whole_group=False)
     assert status == 143 and "interrupted by SIGTERM" in err and "Traceback" not in err, err
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def test_sigkill_of_the_main_process_takes_its_workers_with_it(tmp_path):
+    """SIGKILL cannot be handled: the workers still go (the kernel signals them), and nothing looks complete."""
+    out = tmp_path / "out"
+    status, _ = interrupt(tmp_path, "data_prep.wethink", out, signal.SIGKILL, whole_group=False)
+    assert status == -signal.SIGKILL
+    assert not any((out / name).exists() for name in OUTPUTS)
