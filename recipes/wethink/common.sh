@@ -70,8 +70,8 @@ fi
 
 # A cluster run (RAY_ADDRESS): every worker's current directory is Ray's per-job copy on its own node, so relative
 # paths would scatter checkpoints and logs across nodes and vanish with the job. Make them absolute (the yaml's
-# relative checkpoint default included), and refuse inputs that are not there (they must be on a filesystem every
-# node reads).
+# relative checkpoint default included); wethink_check_inputs then refuses inputs that are not there (they must be
+# on a filesystem every node reads).
 wethink_absolute_paths() {
   CKPT_DIR=$(realpath -m "${CKPT_DIR:-checkpoints/\${trainer.project_name\}/\${trainer.experiment_name\}}")
   if [[ $SMOKE == 1 ]]; then TENSORBOARD_DIR=${TENSORBOARD_DIR:-tensorboard_log/smoke/$RUN_NAME}; fi
@@ -80,16 +80,10 @@ wethink_absolute_paths() {
     export TENSORBOARD_DIR  # read by --smoke's submission too
   fi
   if [[ -n "${JUDGE_CACHE:-}" ]]; then JUDGE_CACHE=$(realpath -m "$JUDGE_CACHE"); fi
-  if [[ -n "${DATA_DIR:-}" ]]; then
-    DATA_DIR=$(realpath -m "$DATA_DIR")
-    [[ -f "$DATA_DIR/train.parquet" && -f "$DATA_DIR/val.parquet" ]] || wethink_fail \
-      "DATA_DIR=$DATA_DIR has no train.parquet + val.parquet (with RAY_ADDRESS it must be a path every node reads)"
-  fi
+  if [[ -n "${DATA_DIR:-}" ]]; then DATA_DIR=$(realpath -m "$DATA_DIR"); fi
   if [[ -n "${MODEL_PATH:-}" && ( -e "$MODEL_PATH" || "$MODEL_PATH" == /* || "$MODEL_PATH" == .* || "$MODEL_PATH" == "~"* ) ]]; then
     MODEL_PATH=$(realpath -m "$MODEL_PATH")
-    [[ -d "$MODEL_PATH" ]] || wethink_fail "MODEL_PATH=$MODEL_PATH does not exist (a local model must be on every node)"
   fi
-  echo "cluster run: CKPT_DIR=$CKPT_DIR${TENSORBOARD_DIR:+ TENSORBOARD_DIR=$TENSORBOARD_DIR}${DATA_DIR:+ DATA_DIR=$DATA_DIR}" >&2
 }
 
 # A private file for the job's runtime env, deleted when this shell exits.
@@ -98,23 +92,27 @@ wethink_runtime_env_file() {
   trap 'rm -f "$RUNTIME_ENV_FILE"' EXIT
 }
 
-# Inputs that must be there, in every mode (--dry-run included): a prepared DATA_DIR, a local MODEL_PATH (--smoke
-# trains its tiny model instead). A hub name (Qwen/Qwen2.5-VL-7B-Instruct) is not a local path.
+# Inputs that must be there, in every mode (--dry-run included): a prepared DATA_DIR, a local MODEL_PATH (a local
+# --smoke trains its tiny model instead). A hub name (Qwen/Qwen2.5-VL-7B-Instruct) is not a local path.
 wethink_check_inputs() {
+  local where=${RAY_ADDRESS:+ (with RAY_ADDRESS it must be a path every node reads)}
   if [[ -n "${DATA_DIR:-}" && ! ( -f "$DATA_DIR/train.parquet" && -f "$DATA_DIR/val.parquet" ) ]]; then
-    wethink_fail "DATA_DIR=$DATA_DIR has no train.parquet + val.parquet: prepare it with python -m data_prep.wethink," \
-      "or leave DATA_DIR unset for the bundled sample"
+    wethink_fail "DATA_DIR=$DATA_DIR has no train.parquet + val.parquet$where: prepare it with" \
+      "python -m data_prep.wethink, or leave DATA_DIR unset for the bundled sample"
   fi
-  if [[ $SMOKE == 0 && -n "${MODEL_PATH:-}" && ( "$MODEL_PATH" == /* || "$MODEL_PATH" == .* || "$MODEL_PATH" == "~"* ) \
-        && ! -d "$MODEL_PATH" ]]; then
-    wethink_fail "MODEL_PATH=$MODEL_PATH: no such directory (a local model; a hub name looks like Qwen/Qwen2.5-VL-7B-Instruct)"
+  if [[ ( $SMOKE == 0 || -n "${RAY_ADDRESS:-}" ) && -n "${MODEL_PATH:-}" \
+        && ( "$MODEL_PATH" == /* || "$MODEL_PATH" == .* || "$MODEL_PATH" == "~"* ) && ! -d "$MODEL_PATH" ]]; then
+    wethink_fail "MODEL_PATH=$MODEL_PATH: no such directory$where (a local model; a hub name looks like" \
+      "Qwen/Qwen2.5-VL-7B-Instruct)"
   fi
 }
 
 if [[ -n "${RAY_ADDRESS:-}" ]]; then
   wethink_absolute_paths
-else
-  wethink_check_inputs
+fi
+wethink_check_inputs
+if [[ -n "${RAY_ADDRESS:-}" ]]; then
+  echo "cluster run: CKPT_DIR=$CKPT_DIR${TENSORBOARD_DIR:+ TENSORBOARD_DIR=$TENSORBOARD_DIR}${DATA_DIR:+ DATA_DIR=$DATA_DIR}" >&2
 fi
 
 # Data: a prepared WeThink directory (train.parquet, val.parquet from `python -m data_prep.wethink`),

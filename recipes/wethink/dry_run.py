@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import difflib
 import sys
+import types
 import typing
 
 from hydra import compose, initialize_config_dir, initialize_config_module
@@ -155,9 +156,8 @@ def check_added_keys(cfg: DictConfig, overrides: list[str]) -> None:
 
 def _fits(value: object, annotation: object) -> bool | None:
     """Whether a value fits a field's annotation; None when the annotation is not a plain scalar type."""
-    args = typing.get_args(annotation)
-    options = args if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (annotation,)
-    options = tuple(o for o in options if o is not type(None))
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)  # Optional[X], X | None, X | Y
+    options = tuple(o for o in (typing.get_args(annotation) if union else (annotation,)) if o is not type(None))
     if not options or not all(o in (int, float, bool, str) for o in options):
         return None
     for kind in options:
@@ -225,7 +225,7 @@ def check_value_ranges(cfg: DictConfig) -> None:
             f"{f' (did you mean {close[0]}?)' if close else ''}: {', '.join(sorted(ADV_ESTIMATOR_REGISTRY))}"
         )
     for key, value in _walk_keys(cfg):
-        if key.endswith("gpu_memory_utilization") and isinstance(value, (int, float)) and value is not None and not 0 < value <= 1:
+        if key.endswith("gpu_memory_utilization") and isinstance(value, (int, float)) and not 0 < value <= 1:
             raise ConfigCheckError(f"{key}={value!r}: a fraction of GPU memory, in (0, 1]")
     positive = ("data.train_batch_size", "data.max_prompt_length", "data.max_response_length",
                 "actor_rollout_ref.actor.ppo_mini_batch_size", "actor_rollout_ref.rollout.n", "trainer.nnodes",
