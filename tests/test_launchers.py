@@ -70,8 +70,8 @@ LAUNCHERS = {
     },
     "recipes/wethink/run_wethink_dapo.sh": {
         "algorithm.filter_groups.enable": True,
-        "algorithm.filter_groups.metric": "reward",
-        "actor_rollout_ref.actor.clip_ratio_high": 0.28,
+        "algorithm.filter_groups.metric": "score",
+        "actor_rollout_ref.actor.clip_ratio_high": 0.38,
         "reward.reward_manager.name": "dapo",
         "reward.reward_kwargs.overlong_buffer_cfg.enable": True,
         "reward.reward_kwargs.max_resp_len": 2048,
