@@ -184,7 +184,7 @@ def filtered(outputs: list[dict], metric: str) -> bool:
     return len(values) > 1 and float(np.std(values)) == 0.0
 
 
-async def test_groups_are_filtered_on_the_task_reward_before_length_shaping_as_in_dapo(variant, tokenizer_dir, tokenizer):
+async def test_groups_are_filtered_on_the_task_reward_before_the_overlong_term(variant, tokenizer_dir, tokenizer):
     """DAPO drops groups whose accuracy is uniform: its accuracy is its whole task reward (+1/-1), the overlong term
     aside. The variant's metric is that here: the hybrid score, before verl's dapo manager adds the overlong term."""
     metric = OmegaConf.select(variant, "algorithm.filter_groups.metric")
@@ -192,8 +192,8 @@ async def test_groups_are_filtered_on_the_task_reward_before_length_shaping_as_i
     cfg, manager = reward_manager(tokenizer_dir, tokenizer)
     limit = cfg.data.max_response_length
     # All right and well formed, at lengths that reach into the overlong buffer: the same task reward for all.
-    same_task_reward = await score_group(manager, tokenizer, [response_ids(tokenizer, n) for n in (60, 1700, 1800, 1900, limit)],
-                                   limit)  # fmt: skip
+    lengths = (60, 1700, 1800, 1900, limit)
+    same_task_reward = await score_group(manager, tokenizer, [response_ids(tokenizer, n) for n in lengths], limit)
     assert len({o["reward_score"] for o in same_task_reward}) > 1  # the overlong term makes the rewards differ
     assert filtered(same_task_reward, metric)  # dropped, as DAPO's accuracy filter drops it
     # All right, format varying (two without <think>): the score differs, so the group carries advantage.

@@ -11,19 +11,27 @@
    `reward_model` when a row lacks them), which the hybrid reward routes on.
 4. `data.keep_reward_methods` (default: both) drops rows of the other routes when the dataset is built; the
    `rule_only` ablation keeps `[rule]`, so descriptive samples never reach a judge that is not there.
+5. A multimodal prompt longer than `data.max_prompt_length` is named: verl 0.9.1 never truncates one; its agent loop
+   raises and the trainer drops the row's whole GRPO group, logging only a random uid. `data_prep.wethink` rejects
+   such rows; for a parquet made another way the dataset counts each prompt as it is read (the chat template's
+   tokens, each image's pad expanded to its visual tokens within the pixel bounds, from the image header only) and
+   logs one WARNING per such row and process, naming the row. An image it cannot size here (a URL) is not counted.
 
 Everything else is verl's. The bounds are applied in both 0.9.1 hooks: `_build_messages` (dataset side)
 and `_process_multi_modal_info` (what the AgentLoop calls on each Ray worker before the processor).
-This module imports only verl and `data_prep.schema`, so it imports cleanly on every node.
+This module imports only verl, PIL and `data_prep` (no torch of its own), so it imports cleanly on every node.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
+from PIL import Image
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
+from data_prep.prompt_length import IMAGE_PAD, visual_tokens
 from data_prep.schema import (
     CATEGORIES,
     DEFAULT_MAX_PIXELS,
@@ -131,6 +139,22 @@ def row_reward_method(row: dict) -> str | None:
     return method if method in REWARD_METHODS else (row.get("reward_model") or {}).get("style")
 
 
+logger = logging.getLogger(__name__)
+
+
+def image_size(item: dict) -> tuple[int, int] | None:
+    """(width, height) of a message's image item without decoding it; None when it is not local (a URL)."""
+    image = item.get("image")
+    if isinstance(image, Image.Image):
+        return image.size
+    if isinstance(image, str):
+        path = image.removeprefix("file://")
+        if os.path.isfile(path):
+            with Image.open(path) as opened:  # reads the header only
+                return opened.size
+    return None
+
+
 class WeThinkDataset(RLHFDataset):
     """verl's RLHFDataset with the WeThink system prompt, bounded images and reward routing fields."""
 
@@ -152,7 +176,46 @@ class WeThinkDataset(RLHFDataset):
     def __getitem__(self, item):
         row = super().__getitem__(item)
         row["extra_info"] = completed_extra_info(row, row["raw_prompt"])
+        self.warn_if_prompt_too_long(item, row)
         return row
+
+    def prompt_tokens(self, messages: list[dict]) -> tuple[int, int] | None:
+        """(text, visual) tokens of a multimodal prompt as verl's agent loop builds it; None when not multimodal or
+        an image cannot be sized here."""
+        images = [i for m in messages if isinstance(m.get("content"), list) for i in m["content"]
+                  if isinstance(i, dict) and i.get("type") == "image"]  # fmt: skip
+        sizes = [image_size(i) for i in images]
+        if not images or self.processor is None or None in sizes:
+            return None
+        text = self.processor.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=False, **self.apply_chat_template_kwargs
+        )
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        pads = ids.count(self.tokenizer.convert_tokens_to_ids(IMAGE_PAD))
+        if pads != len(images):
+            return None  # not a Qwen2-VL template: cannot count the visual part
+        lo_hi = [pixel_bounds(self.config, i) for i in images]
+        visual = sum(visual_tokens(w, h, lo, hi) for (w, h), (lo, hi) in zip(sizes, lo_hi, strict=True))
+        return len(ids) - pads, visual
+
+    def warn_if_prompt_too_long(self, item: int, row: dict) -> None:
+        """One WARNING per over-long row and process: verl would drop its group without naming it."""
+        warned = self.__dict__.setdefault("_warned_rows", set())
+        if item in warned:
+            return
+        counted = self.prompt_tokens(row["raw_prompt"])
+        if counted is None or sum(counted) <= self.max_prompt_length:
+            return
+        warned.add(item)
+        text, visual = counted
+        logger.warning(
+            "row %d of %s (extra_info.index=%s): the prompt is %d tokens (text %d + visual %d) > "
+            "data.max_prompt_length %d. verl 0.9.1 will drop this row's whole group (its agent loop refuses a "
+            "multimodal prompt over rollout.prompt_length). Prepare the data with python -m data_prep.wethink, which "
+            "rejects such rows, or lower data.max_pixels.",
+            item, list(self.original_data_files), row["extra_info"].get("index"), text + visual, text, visual,
+            self.max_prompt_length,
+        )  # fmt: skip
 
     @classmethod
     def _process_multi_modal_info(cls, messages: list[dict], image_patch_size, config):
