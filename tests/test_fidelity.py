@@ -1,4 +1,4 @@
-"""The recipe's training values against the authors' setup (issues 15, 24): what the fidelity table in the README claims,
+"""The recipe's training values against the authors' setup (issues 15, 24): what the README's fidelity table claims,
 and where each value comes from.
 
 Sources, each value labelled by the one it was read from: the WeThink README (yangjie-cv/WeThink: GRPO, built on

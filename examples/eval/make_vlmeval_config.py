@@ -8,6 +8,12 @@ of `<answer>` for MMBench (by name), and every other benchmark's judge reads the
 leaderboard. The class also drops the system prompt on OCRBench and AI2D_TEST, by those exact names, so the
 dataset names below are VLMEvalKit's own (see vlmeval_benchmarks.py). Only the checkpoint differs from the entry.
 
+The entry's min_pixels (1280x28x28) equals the training stage's max_pixels (wethink_grpo.yaml, data.max_pixels), so
+every evaluated image gets at least 1280 visual tokens (up to 16384) while training saw at most 1280: small images are
+upscaled past anything this recipe trained on. The authors' own training (EasyR1's bounds, up to 5349 tokens) reached
+further. The entry's bounds are kept because they are what the leaderboard numbers in paper_scores.csv were
+measured with: a checkpoint evaluated at other bounds is not comparable with them.
+
     python examples/eval/make_vlmeval_config.py --model-path /ckpt/hf --out wethink_eval.json
 """
 

@@ -1,8 +1,9 @@
-"""Put one model's VLMEvalKit scores next to the paper's Qwen2.5-VL-7B and WeThink-VL-7B: a table and a chart.
+"""Put one model's VLMEvalKit scores next to Qwen2.5-VL-7B's and WeThink-VL-7B's leaderboard numbers: table and chart.
 
 Reads the result files VLMEvalKit's evaluation wrote for the model (vlmeval_benchmarks.py says which file
-and which cell of it holds each benchmark's leaderboard number) and the paper's numbers from
-paper_scores.csv, and writes summary.md (the table, also printed) and summary.png (grouped bars). A
+and which cell of it holds each benchmark's leaderboard number) and the reference numbers from
+paper_scores.csv (where they come from: REFERENCE_SOURCE, printed under the table), and writes summary.md (the
+table, also printed) and summary.png (grouped bars). A
 benchmark without a scored result is shown as missing, never as 0, and averages say how many benchmarks
 they cover. MMBench's leaderboard splits have no public answers: VLMEvalKit only writes predictions for
 them, which the MMBench server scores; give the server's numbers with --score.
@@ -28,6 +29,16 @@ from pathlib import Path
 from vlmeval_benchmarks import BENCHMARKS, BY_NAME, Benchmark, Metric
 
 PAPER_SCORES = Path(__file__).resolve().with_name("paper_scores.csv")
+# Where paper_scores.csv's numbers come from: every cell equals the two leaderboards' rows in these screenshots.
+REFERENCE_SOURCE = (
+    "Reference columns: the OpenCompass Multi-modal Academic and Reasoning leaderboards as updated 2025-05-30 "
+    "(WeThink-Qwen2.5VL-7B evaluated 2025-05-26), as the WeThink README shows them (yangjie-cv/WeThink "
+    "assets/academic_leaderborad_highlight.png, assets/reasoning_leaderboard_highlight.png); not the paper's own "
+    "tables. These are the 13 benchmarks of those leaderboards; the paper's abstract counts 14. Judged benchmarks "
+    "compare only under the same judge model: VLMEvalKit picks one per benchmark unless run.py gets --judge, and its "
+    "defaults change between versions (file names carry the judge). MMBench compares only as the mean of the "
+    "MMBench server's TEST_EN_V11 and TEST_CN_V11 scores."
+)
 PREDICTION_SUFFIXES = (".xlsx", ".tsv", ".json")  # VLMEvalKit's PRED_FORMAT choices
 EVAL_RUN_DIR = re.compile(r"^T\d{8}(-\d{6}|_G[0-9a-f]+)$")  # VLMEvalKit's per-run folders under {work_dir}/{model}
 
@@ -232,7 +243,7 @@ def bar_chart(model: str, ours: dict[str, Score], paper: dict[str, dict[str, flo
                 axes.text(x, 1, "missing", rotation=90, ha="center", va="bottom", fontsize=8, color=color)
     axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     axes.set_ylabel("score (OCRBench /10)")
-    axes.set_title(f"{model} next to the WeThink paper (missing = no scored result, not 0)")
+    axes.set_title(f"{model} next to the OpenCompass leaderboards of 2025-05-30 (missing = no scored result, not 0)")
     axes.legend()
     figure.tight_layout()
     figure.savefig(out, dpi=150, format="png")
@@ -278,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"summarize: no scored VLMEvalKit result for model {model!r} in {run_dir} "
               f"(files are named {model}_<dataset>_...; --model sets the name)", file=sys.stderr)
         return 1
-    table = markdown_table(model, ours, paper)
+    table = markdown_table(model, ours, paper) + f"\n{REFERENCE_SOURCE}\n"
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(out_dir / "summary.md", lambda p: p.write_text(f"# {model}\n\n{table}", encoding="utf-8"))
     write_atomically(out_dir / "summary.png", lambda p: bar_chart(model, ours, paper, p))

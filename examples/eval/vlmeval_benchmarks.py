@@ -1,4 +1,6 @@
-"""The paper's 13 benchmarks as VLMEvalKit runs and scores them: one table for the config and the summary.
+"""The 13 benchmarks of the two OpenCompass leaderboards WeThink reports, as VLMEvalKit runs and scores them: one
+table for the config and the summary. (The WeThink paper's abstract counts 14 benchmarks; these 13 are the ones on
+the academic and reasoning leaderboards, whose numbers paper_scores.csv holds.)
 
 Each benchmark names the VLMEvalKit dataset(s) that the OpenCompass leaderboards report (VLMEvalKit's
 `vlmeval/tools.py`: level `l1` for the academic leaderboard, `math` for the reasoning one), the dataset
@@ -32,10 +34,10 @@ class Metric:
 
 @dataclass(frozen=True)
 class Benchmark:
-    name: str  # as in the paper's table
+    name: str  # as the leaderboards name it
     metrics: tuple[Metric, ...]  # more than one: their mean (MMBench v1.1 = mean of TEST_EN and TEST_CN)
     average_weight: float = 1.0  # contribution to an average: OCRBench's 0..1000 counts /10
-    decimals: int = 1  # as the paper prints it
+    decimals: int = 1  # as the leaderboards print it
 
 
 def _acc(dataset: str, dataset_class: str = "ImageMCQDataset", split: str | None = None) -> Metric:
