@@ -131,14 +131,42 @@ FREE_FORM_PARENTS = (
 READ_BUT_NOT_IN_SCHEMA = ("reward.max_concurrent", "reward.max_rpm", "reward.max_tpm", "reward.timeout")
 
 
+def _target_class(node: object) -> type | None:
+    """The config dataclass a section names with `_target_` (verl's schema for it), None if none."""
+    from hydra._internal.utils import _locate
+
+    target = node.get("_target_") if OmegaConf.is_dict(node) and "_target_" in node else None
+    if not isinstance(target, str):
+        return None
+    try:
+        cls = _locate(target)
+    except ImportError:
+        return None
+    return cls if dataclasses.is_dataclass(cls) else None
+
+
+@dataclasses.dataclass
+class _NoFields:
+    """A section without a config dataclass declares nothing beyond its yaml."""
+
+
+def declared_by_dataclass(cfg: DictConfig, key: str) -> bool:
+    """verl's config dataclasses declare fields their yaml does not list (`actor_rollout_ref.rollout.
+    enable_sleep_mode`): verl reads them, so a `+key` that adds one is legitimate."""
+    parent, _, name = key.rpartition(".")
+    cls = _target_class(OmegaConf.select(cfg, parent) if parent else cfg)
+    return cls is not None and name in {f.name for f in dataclasses.fields(cls)}
+
+
 def check_added_keys(cfg: DictConfig, overrides: list[str]) -> None:
     """A `+key=value` that verl's schema does not hold is silently added and never read (Hydra's own hint for a
-    typo: `+trainer.total_epoch=1`). Refuse it unless it goes where a free-form dict is read as a whole."""
+    typo: `+trainer.total_epoch=1`). Refuse it unless verl's config dataclass for that section declares it, or it
+    goes where a free-form dict is read as a whole."""
     for override in overrides:
         if not override.startswith("+") or override.startswith("++"):
             continue
         key = override[1:].split("=", 1)[0]
-        if key in READ_BUT_NOT_IN_SCHEMA:
+        if key in READ_BUT_NOT_IN_SCHEMA or declared_by_dataclass(cfg, key):
             continue
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         if any(parent == p or parent.endswith("." + p) or parent.startswith(p + ".") or parent.endswith(p)
@@ -146,6 +174,7 @@ def check_added_keys(cfg: DictConfig, overrides: list[str]) -> None:
             continue
         siblings = OmegaConf.select(cfg, parent) if parent else cfg
         known = [k for k in siblings if f"{parent}.{k}".lstrip(".") != key] if OmegaConf.is_dict(siblings) else []
+        known += [f.name for f in dataclasses.fields(_target_class(siblings) or _NoFields)]
         close = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=1)
         hint = f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
         raise ConfigCheckError(
@@ -175,17 +204,9 @@ def _fits(value: object, annotation: object) -> bool | None:
 def check_value_types(cfg: DictConfig) -> None:
     """Every scalar against the type verl's own config dataclass declares for it (each section naming one with
     `_target_`): `lr=abc` or `rollout.n=five` compose fine and fail only on the GPU."""
-    from hydra._internal.utils import _locate
-
     def walk(node: DictConfig, path: str) -> None:
-        target = node.get("_target_") if "_target_" in node else None
-        cls = None
-        if isinstance(target, str):
-            try:
-                cls = _locate(target)
-            except ImportError:
-                cls = None
-        hints = typing.get_type_hints(cls) if cls is not None and dataclasses.is_dataclass(cls) else {}
+        cls = _target_class(node)
+        hints = typing.get_type_hints(cls) if cls is not None else {}
         for key in node:
             if OmegaConf.is_missing(node, key):
                 continue
