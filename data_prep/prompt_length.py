@@ -9,6 +9,9 @@ agent loop and the trainer silently drops the whole GRPO group. Prep rejects suc
 - Text tokens (with `--tokenizer DIR`): the prompt rendered by the tokenizer's chat template (transformers'
   renderer, generation prompt on) and encoded by its `tokenizer.json` (the `tokenizers` library), each image
   block counted once by the template and then expanded. `AutoTokenizer` would import torch too.
+- Without a tokenizer the text still has a floor: no token of a byte-level BPE vocabulary holds more than
+  MAX_TOKEN_BYTES bytes, so the text's UTF-8 bytes / MAX_TOKEN_BYTES is a lower bound, which the limit is checked
+  against too (a 50 MB question is refused with or without --tokenizer; an ordinary one is far below its floor).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ PATCH = 28  # Qwen2.5-VL: 14-pixel patches merged 2x2 -> one visual token per 28
 IMAGE_PAD = "<|image_pad|>"  # what Qwen2-VL chat templates emit once per image; the processor expands it
 _SMART_RESIZE_MODULE = "transformers.models.qwen2_vl.image_processing_qwen2_vl"
 _MEDIA = re.compile(r"(<image>|<video>|<audio>)")
+# Above the longest token of Qwen2's vocabulary (byte-level BPE grown from cl100k, whose longest tokens are runs of
+# 128 bytes): a bound that can only under-count.
+MAX_TOKEN_BYTES = 256
 
 
 @functools.cache
@@ -148,16 +154,25 @@ def prompt_tokenizer(directory: str) -> PromptTokenizer:
 class PromptLength:
     text: int | None  # None: not counted (no --tokenizer)
     visual: tuple[int, ...]  # per image
+    text_floor: int = 0  # at least this many text tokens (module docstring), when `text` is None
 
     @property
     def total(self) -> int:
         """Tokens verl's agent loop sees (a lower bound when text was not counted)."""
         return (self.text or 0) + sum(self.visual)
 
+    @property
+    def least(self) -> int:
+        """Tokens verl's agent loop sees at the least: `total`, plus the text's floor when it was not counted."""
+        return self.total + (self.text_floor if self.text is None else 0)
+
     def describe(self) -> str:
         images = f"visual {sum(self.visual)} for {len(self.visual)} image(s)"
         if len(self.visual) > 1:
             images += ": " + "+".join(map(str, self.visual))
+        if self.text is None and self.text_floor > sum(self.visual):
+            return (f"at least {self.least} tokens (text at least {self.text_floor}: its UTF-8 bytes / {MAX_TOKEN_BYTES}, "
+                    f"not counted without --tokenizer; {images})")  # fmt: skip
         if self.text is None:
             return f"at least {self.total} tokens ({images}; text not counted without --tokenizer)"
         return f"{self.total} tokens (text {self.text} + {images})"
@@ -168,13 +183,15 @@ def measure(
 ) -> PromptLength:
     """The prompt length of one row: `sizes` are the images' (width, height)."""
     visual = tuple(visual_tokens(w, h, min_pixels, max_pixels) for w, h in sizes)
-    text = prompt_tokenizer(tokenizer).text_tokens(prompt) if tokenizer else None
-    return PromptLength(text, visual)
+    if tokenizer:
+        return PromptLength(prompt_tokenizer(tokenizer).text_tokens(prompt), visual)
+    text_bytes = sum(len(m["content"].encode("utf-8", "surrogatepass")) for m in prompt)
+    return PromptLength(None, visual, math.ceil(text_bytes / MAX_TOKEN_BYTES))
 
 
 def check_prompt_length(length: PromptLength, max_tokens: int | None) -> None:
     """Reject a row whose prompt verl would refuse (`max_tokens` None or 0: no limit)."""
-    if max_tokens and length.total > max_tokens:
+    if max_tokens and length.least > max_tokens:
         raise Reject(
             PROMPT_TOO_LONG,
             f"prompt is {length.describe()} > --max-prompt-tokens {max_tokens}: verl would drop its whole group; "

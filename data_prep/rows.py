@@ -7,7 +7,10 @@ that names the field or value, so the caller can write it to the rejects file in
 from __future__ import annotations
 
 import json
+import math
 import re
+import reprlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +29,10 @@ UNKNOWN_CATEGORY = "unknown_category"
 UNKNOWN_REWARD = "unknown_reward"
 STRAY_PLACEHOLDER = "stray_placeholder"
 PLACEHOLDER_MISMATCH = "placeholder_mismatch"
+JSON_TOO_DEEP = "json_too_deep"  # nested deeper than the JSON parser goes (RecursionError)
+INT_TOO_LONG = "int_too_long"  # an integer over Python's limit for reading digits (4300 by default)
+NOT_ENCODABLE = "not_encodable"  # a lone surrogate ("\ud800"): valid JSON, but no character UTF-8 can write
+NOT_FINITE = "not_finite"  # an answer of NaN / Infinity (JSON extensions Python reads) or a float that overflows
 
 REJECT_REASONS = (
     NOT_UTF8,
@@ -40,6 +47,10 @@ REJECT_REASONS = (
     UNKNOWN_REWARD,
     STRAY_PLACEHOLDER,
     PLACEHOLDER_MISMATCH,
+    JSON_TOO_DEEP,
+    INT_TOO_LONG,
+    NOT_ENCODABLE,
+    NOT_FINITE,
 )
 
 # verl splits prompt text on these; a literal one without a matching media entry crashes `_build_messages`.
@@ -82,18 +93,56 @@ def decode_line(raw: bytes, is_last: bool = False) -> dict:
     if not text:
         raise Reject(BLANK_LINE, "empty line")
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as err:
         if is_last and not raw.endswith(b"\n"):
             raise Reject(TRUNCATED_JSON, f"last line has no newline and is cut mid-JSON ({err.msg})") from None
         raise Reject(BAD_JSON, f"{err.msg} at column {err.colno}") from None
+    except RecursionError:
+        raise Reject(JSON_TOO_DEEP, "arrays / objects nested deeper than the JSON parser goes") from None
     if not isinstance(obj, dict):
         raise Reject(NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}")
     return obj
 
 
+def _json_int(digits: str) -> int:
+    """json's integer reader, with a reject naming the length where Python refuses to read that many digits."""
+    try:
+        return int(digits)
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        raise Reject(INT_TOO_LONG, f"an integer of {len(digits)} digits (Python reads at most {limit})") from None
+
+
+def shown(value: object) -> str:
+    """A value for a reject's detail: its repr, bounded in length and depth whatever the line holds."""
+    return _SHOWN.repr(value)
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlevel = 80, 80, 3
+
+
+def _check_encodable(obj: dict) -> None:
+    """Every string of the fields a row carries forward can be written as UTF-8 (parquet, JSON, the rejects)."""
+    for field in schema.REQUIRED_FIELDS:
+        value = obj.get(field)
+        for text in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as err:
+                    raise Reject(
+                        NOT_ENCODABLE,
+                        f"field {field!r} holds {text[err.start]!r} at character {err.start}, a lone surrogate: valid "
+                        "JSON, but no character UTF-8 can write",
+                    ) from None
+
+
 def _text(obj: dict, field: str, *, allow_number: bool = False) -> str:
     value = obj[field]
+    if allow_number and isinstance(value, float) and not math.isfinite(value):
+        raise Reject(NOT_FINITE, f"field {field!r} is {value}: no value a ground truth can hold")
     if allow_number and isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
@@ -109,7 +158,7 @@ def _string_list(obj: dict, field: str) -> tuple[str, ...]:
     value = obj[field]
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-        raise Reject(BAD_FIELD_TYPE, f"field {field!r} must be a string or a list of strings, got {value!r:.80}")
+        raise Reject(BAD_FIELD_TYPE, f"field {field!r} must be a string or a list of strings, got {shown(value)}")
     return tuple(v.strip() for v in items if v.strip())
 
 
@@ -140,6 +189,7 @@ def parse_row(
     missing = [f for f in schema.REQUIRED_FIELDS if f not in obj or obj[f] is None]
     if missing:
         raise Reject(MISSING_FIELD, f"missing field(s) {', '.join(repr(f) for f in missing)}")
+    _check_encodable(obj)
     problem = _text(obj, "problem")
     answer = _text(obj, "answer", allow_number=True)
     refined_cot = obj["refined_cot"]

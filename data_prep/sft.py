@@ -33,6 +33,7 @@ from data_prep.validate import Checked, RejectsWriter, iter_checked
 from data_prep.wethink import (
     DEFAULT_MAX_REJECT_RATE,
     add_source_options,
+    argument_checks,
     check_reject_rate,
     exit_status,
     reader_options,
@@ -149,22 +150,23 @@ def export_sft(
     `fmt=None` takes the format from the extension of `out`. Existing files are refused unless `overwrite`.
     """
     jsonl, image_root, out = os.fspath(jsonl), os.fspath(image_root), os.fspath(out)
-    fmt = output_format(out, fmt)
-    check_reject_rate(max_reject_rate)
-    if embed_images and fmt != "verl":
-        raise ValueError("--embed-images applies to --format verl only (LLaMA-Factory reads image paths)")
-    opts = reader_options(
-        jsonl,
-        image_root,
-        embed_images=embed_images,
-        min_pixels=min_pixels,
-        max_pixels=max_pixels,
-        reward_map=reward_map,
-        category_map=category_map,
-        require_cot=True,
-    )
     rejects_path = os.path.splitext(out)[0] + ".rejects.jsonl"
-    refuse_existing([out, rejects_path], "--out", overwrite)
+    with argument_checks():
+        fmt = output_format(out, fmt)
+        check_reject_rate(max_reject_rate)
+        if embed_images and fmt != "verl":
+            raise ValueError("--embed-images applies to --format verl only (LLaMA-Factory reads image paths)")
+        opts = reader_options(
+            jsonl,
+            image_root,
+            embed_images=embed_images,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            reward_map=reward_map,
+            category_map=category_map,
+            require_cot=True,
+        )
+        refuse_existing([out, rejects_path], "--out", overwrite)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     reasons: dict[str, int] = {}
     n_in = 0
@@ -226,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         "--format", choices=FORMATS, default=None, help="export format (default: from the --out extension)"
     )
     args = parser.parse_args(argv)
+
     def run() -> dict:
-        return export_sft(args.jsonl, args.image_root, args.out, fmt=args.format, **source_kwargs(args))
+        with argument_checks():
+            options = source_kwargs(args)
+        return export_sft(args.jsonl, args.image_root, args.out, fmt=args.format, **options)
 
     return run_cli(parser, run, report)
 

@@ -24,9 +24,13 @@ from tqdm import tqdm
 
 from data_prep.images import ImageInfo, check_image
 from data_prep.prompt_length import PromptLength, check_prompt_length, measure
-from data_prep.rows import UNKNOWN_CATEGORY, Reject, WeThinkRow, decode_line, parse_row, rl_prompt
+from data_prep.rows import UNKNOWN_CATEGORY, Reject, WeThinkRow, decode_line, parse_row, rl_prompt, shown
 
 BATCH_LINES = 64
+# A line whose check raised something other than a Reject (a bug, or an input no check foresaw): it goes to the
+# rejects with the exception, so that no line can stop a run or go missing, whatever its bytes.
+CHECK_FAILED = "check_failed"
+LABEL_CHARS = 200  # an unknown label as the summary counts it
 IN_FLIGHT_PER_WORKER = 4
 
 
@@ -62,7 +66,8 @@ class Rejected:
 
 
 def check_line(lineno: int, raw: bytes, is_last: bool, opts: CheckOptions) -> Checked | Rejected:
-    """One line -> a fully checked row (labels mapped, every image readable) or a reject with its reason."""
+    """One line -> a fully checked row (labels mapped, every image readable) or a reject with its reason; never
+    raises (see CHECK_FAILED)."""
     try:
         row = parse_row(
             decode_line(raw, is_last),
@@ -82,9 +87,16 @@ def check_line(lineno: int, raw: bytes, is_last: bool, opts: CheckOptions) -> Ch
     except Reject as rej:
         label = None
         if rej.value is not None:
-            label = ("category" if rej.reason == UNKNOWN_CATEGORY else "reward", str(rej.value))
-        text = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
-        return Rejected(lineno, rej.reason, rej.detail, text, label)
+            value = rej.value if isinstance(rej.value, str) and len(rej.value) <= LABEL_CHARS else shown(rej.value)
+            label = ("category" if rej.reason == UNKNOWN_CATEGORY else "reward", value)
+        return Rejected(lineno, rej.reason, rej.detail, _raw_text(raw), label)
+    except Exception as exc:  # noqa: BLE001 - the line is rejected, the run goes on
+        return Rejected(lineno, CHECK_FAILED, f"checking this line raised {type(exc).__name__}: {exc}"[:500], _raw_text(raw))
+
+
+def _raw_text(raw: bytes) -> str:
+    """The line as read, undecodable bytes backslash-escaped, without its newline."""
+    return raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
 
 
 _stop = None  # in a worker process: the run's stop event (see ordered_map)

@@ -8,8 +8,9 @@ rows are checked in parallel and spooled to parquet while a seeded content hash 
 set; the spool is then split into train and val. Memory does not grow with the number of rows.
 
 Exit status: 0 done; 1 done but the reject share is over --max-reject-rate, or no usable rows, or an empty
-input; 2 bad arguments (a non-empty --out without --overwrite included); 130 / 143 interrupted by SIGINT /
-SIGTERM (nothing written: outputs only appear, `train.parquet` last, when the run completes).
+input; 2 bad arguments (a non-empty --out without --overwrite included), and only those; 130 / 143 interrupted by
+SIGINT / SIGTERM (nothing written: outputs only appear, `train.parquet` last, when the run completes). No input
+line can stop a run, whatever its bytes: a line that cannot be used is a reject with its reason.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
-from contextlib import closing
+from contextlib import closing, contextmanager
 
 from data_prep import schema
 from data_prep.cli_help import HelpFormatter
@@ -40,6 +41,17 @@ OUTPUTS = ("train.parquet", "val.parquet", "rejects.jsonl", "stats.json", "stats
 
 class EmptyInputError(ValueError):
     """The JSONL holds no line at all: nothing to prepare (exit status 1, not a usage error)."""
+
+
+@contextmanager
+def argument_checks() -> Iterator[None]:
+    """A ValueError / OSError raised inside is about the arguments: `run_cli` answers it with the usage and exit
+    status 2. Raised anywhere else (while rows are read and written), it is a failure of the run: status 1."""
+    try:
+        yield
+    except (ValueError, OSError) as err:
+        err.bad_argument = True  # type: ignore[attr-defined]
+        raise
 
 
 def rl_row(checked: Checked, min_pixels: int, max_pixels: int, split: str = "") -> dict:
@@ -177,20 +189,21 @@ def prepare(
     `too_many_rejects` says (or is None) whether rejects exceed `max_reject_rate`; outputs are written anyway.
     """
     jsonl, image_root, out_dir = os.fspath(jsonl), os.fspath(image_root), os.fspath(out_dir)
-    check_reject_rate(max_reject_rate)
-    opts = reader_options(
-        jsonl,
-        image_root,
-        embed_images=embed_images,
-        min_pixels=min_pixels,
-        max_pixels=max_pixels,
-        reward_map=reward_map,
-        category_map=category_map,
-        measure_prompt=True,
-        tokenizer=os.fspath(tokenizer) if tokenizer else None,
-        max_prompt_tokens=max_prompt_tokens,
-    )
-    refuse_non_empty_dir(out_dir, overwrite)
+    with argument_checks():
+        check_reject_rate(max_reject_rate)
+        opts = reader_options(
+            jsonl,
+            image_root,
+            embed_images=embed_images,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            reward_map=reward_map,
+            category_map=category_map,
+            measure_prompt=True,
+            tokenizer=os.fspath(tokenizer) if tokenizer else None,
+            max_prompt_tokens=max_prompt_tokens,
+        )
+        refuse_non_empty_dir(out_dir, overwrite)
     n_lines = count_lines(jsonl)
     warnings = [w for w in [embed_images_warning(n_lines) if embed_images else None] if w]
     for warning in warnings:
@@ -357,7 +370,9 @@ def run_cli(parser: argparse.ArgumentParser, run, report) -> int:
     except EmptyInputError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as err:
+    except (ValueError, OSError) as err:
+        if not getattr(err, "bad_argument", False):
+            raise  # a failure of the run (status 1, with its traceback), not of the arguments
         parser.error(str(err))
     return report(summary)
 
@@ -408,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> dict:
+        with argument_checks():
+            options = source_kwargs(args)
         return prepare(
             args.jsonl,
             args.image_root,
@@ -416,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             max_prompt_tokens=args.max_prompt_tokens,
             tokenizer=args.tokenizer,
-            **source_kwargs(args),
+            **options,
         )
 
     return run_cli(parser, run, report)

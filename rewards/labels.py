@@ -10,6 +10,7 @@ mapped explicitly; an unknown label is an error that names it (never a silent de
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Mapping
 
 # Reward methods: the hybrid reward routes on exactly these two strings.
@@ -83,9 +84,15 @@ class UnknownLabelError(ValueError):
 
     def __init__(self, field: str, raw: object, known: Mapping[str, str], option: str):
         self.field, self.raw = field, raw
+        shown = _SHOWN.repr(raw)  # bounded: a label is data, of any size or depth
+        spelt = raw if isinstance(raw, str) and len(raw) <= _SHOWN.maxstring else shown
         super().__init__(
-            f"unknown {field} value {raw!r}: add it with {option} '{raw}=<{'|'.join(sorted(set(known.values())))}>'"
+            f"unknown {field} value {shown}: add it with {option} '{spelt}=<{'|'.join(sorted(set(known.values())))}>'"
         )
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlevel = 200, 200, 3
 
 
 _SEPARATORS = re.compile(r"[\s_\-/]+")
@@ -108,8 +115,8 @@ _REWARD_TABLE = _normalized(REWARD_ALIASES)
 def _map_label(field: str, raw: object, table: Mapping[str, str], extra: Mapping[str, str] | None, option: str):
     if extra:
         table = {**table, **_normalized(extra)}
-    key = normalize_label(raw)
-    if not isinstance(raw, str) or key not in table:
+    key = normalize_label(raw) if isinstance(raw, str) else None
+    if key not in table:
         raise UnknownLabelError(field, raw, table, option)
     return table[key]
 

@@ -82,3 +82,63 @@ def test_embed_images_over_a_few_thousand_rows_warns_and_points_to_paths(tmp_pat
     assert summary["warnings"] and "#7391" in summary["warnings"][0]
     assert wethink.main(args(src, tmp_path / "paths")) == 1
     assert "warning" not in capsys.readouterr().err  # path references: no warning
+
+
+# --- issue 26: one bad line never loses a run; exit status 2 means the arguments, nothing else -----------------
+
+HOSTILE = [  # (reason, line): valid enough to read, but each of these stopped the whole run before
+    ("json_too_deep", LINES[0][:-1] + ', "extra": ' + "[" * 1000 + "]" * 1000 + "}"),
+    ("int_too_long", LINES[0][:-1] + ', "extra": ' + "9" * 5000 + "}"),
+    ("not_encodable", json.dumps({**json.loads(LINES[0]), "refined_cot": "fine \ud800 reasoning"})),
+    ("not_finite", json.dumps({**json.loads(LINES[0]), "answer": float("inf")})),
+]
+
+
+@pytest.mark.parametrize("main", [wethink.main, sft.main], ids=["prepare", "sft"])
+def test_no_line_stops_a_run_whatever_its_bytes(main, tmp_path, capsys):
+    src = tmp_path / "hostile.jsonl"
+    src.write_text("\n".join(LINES[:6] + [line for _, line in HOSTILE]) + "\n", encoding="ascii")
+    out = tmp_path / ("sft.json" if main is sft.main else "out")
+    assert main(args(src, out, "--max-reject-rate", "1")) == 0, capsys.readouterr().err[-2000:]
+    rejects = out.parent / "sft.rejects.jsonl" if main is sft.main else out / "rejects.jsonl"
+    records = [json.loads(x) for x in rejects.read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], r["reason"]) for r in records] == [(7 + i, reason) for i, (reason, _) in enumerate(HOSTILE)]
+    printed = capsys.readouterr().out
+    assert ("in=10 = out 6 + rejects 4" if main is sft.main else "in=10 = train") in printed
+
+
+def test_exit_status_2_is_for_bad_arguments_only(tmp_path, monkeypatch, capsys):
+    """A ValueError while rows are written is the run failing (status 1, its traceback), not a usage error: before,
+    any ValueError (a lone surrogate reaching the parquet writer) printed the usage and exited 2."""
+    with pytest.raises(SystemExit) as bad_argument:  # the control: an argument still exits 2, with the usage
+        wethink.main(args(JSONL, tmp_path / "a", "--max-reject-rate", "2"))
+    assert bad_argument.value.code == 2 and "usage:" in capsys.readouterr().err
+
+    def failing_row(*_args, **_kwargs):
+        raise ValueError("the writer failed")
+
+    monkeypatch.setattr(wethink, "rl_row", failing_row)
+    with pytest.raises(ValueError, match="the writer failed"):
+        wethink.main(args(JSONL, tmp_path / "b"))
+    assert not (tmp_path / "b" / "train.parquet").exists()
+
+
+def test_a_check_that_raises_rejects_its_line_and_the_run_goes_on(tmp_path, monkeypatch):
+    """Whatever a check raises besides its own rejects (a bug, an input nothing foresaw), the line is a reject."""
+    from data_prep import validate
+
+    real = validate.check_image
+
+    def fragile(root, rel_path, **kw):
+        if rel_path == json.loads(LINES[1])["image_path"]:
+            raise RuntimeError("a check nobody foresaw")
+        return real(root, rel_path, **kw)
+
+    monkeypatch.setattr(validate, "check_image", fragile)
+    hit = [n for n, text in enumerate(LINES, 1) if json.loads(text)["image_path"] == json.loads(LINES[1])["image_path"]]
+    summary = wethink.prepare(JSONL, IMAGES, tmp_path / "out", workers=1, progress=False, max_reject_rate=1)
+    assert summary["reject_reasons"] == {validate.CHECK_FAILED: len(hit)} and len(hit) < len(LINES)
+    assert summary["in"] == len(LINES) == summary["train"] + summary["val"] + len(hit)
+    records = [json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in records] == hit
+    assert all("RuntimeError: a check nobody foresaw" in r["detail"] for r in records)

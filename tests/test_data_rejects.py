@@ -61,6 +61,13 @@ CASES = [
     ("prompt_too_long", line(image_path=["chartqa/sales_2022.png"] * 8)),  # 8 x 352 visual tokens (grown to min_pixels) > 2048
     (None, line(image_path=["chartqa/sales_2022.png", "chartqa/sales_2023.png"], abilities="multi-image reasoning")),
     (None, line(answer=42, category="numerical", problem="<image>\nHow many?")),
+    # Lines that stopped the whole run before (issue 26): each is a reject now, with its reason.
+    ("json_too_deep", line()[:-2] + b', "extra": ' + b"[" * 1000 + b"]" * 1000 + b"}\n"),
+    ("int_too_long", line()[:-2] + b', "answer": ' + b"7" * 4301 + b"}\n"),
+    ("not_encodable", (json.dumps({**GOOD, "problem": "Which \ud800 fruit?"}) + "\n").encode("ascii")),
+    ("not_finite", (json.dumps({**GOOD, "answer": float("nan")}) + "\n").encode("ascii")),
+    ("not_finite", line()[:-2] + b', "answer": -1e400}\n'),  # a float too large: -inf
+    ("prompt_too_long", line(problem="Which fruit? " + "x" * 700_000)),  # no --tokenizer: its bytes still count
     ("truncated_json", line()[:40]),
 ]
 
@@ -126,6 +133,9 @@ def test_each_reject_names_its_line_reason_and_raw_text(prepared):
     assert "outside --image-root" in by_line[23]["detail"]
     assert "2816 tokens" in by_line[24]["detail"] and "--max-prompt-tokens 2048" in by_line[24]["detail"]
     assert "cut mid-JSON" in by_line[len(CASES)]["detail"]
+    assert "4301 digits" in by_line[28]["detail"] and "'problem'" in by_line[29]["detail"]
+    assert "'answer' is nan" in by_line[30]["detail"] and "'answer' is -inf" in by_line[31]["detail"]
+    assert "text at least 2736" in by_line[32]["detail"] and "--max-prompt-tokens 2048" in by_line[32]["detail"]
 
 
 def test_summary_lists_unknown_labels_with_counts(prepared):
