@@ -16,6 +16,9 @@ python -m pip install -q --upgrade pip
 # verl 0.9.1's torch pins; torchvision is needed by the Qwen2.5-VL processor (runs on CPU).
 python -m pip install -q torch==2.11.0 torchvision==0.26.0
 python -m pip install -q -e ".[test]"
+# vLLM 0.24.0's CPU build on the same torch (the end-to-end runs on verl's own vLLM rollout need it); refuses a GPU
+# machine, whose vLLM comes from the [gpu] extra. Quick when it is already installed.
+python -m recipes.cpu.install_vllm
 # Two workers: the end-to-end runs (verl's trainer on CPU, ~1.5 min each) overlap their idle start-up phases.
 # The long runs are collected first (conftest.py) and handed out one test at a time (--maxschedchunk 1), so each
 # worker takes the next test when it is free: longest first, the short tests fill the gaps at the end.
