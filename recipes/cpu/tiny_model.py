@@ -9,6 +9,7 @@ memory, carrying Qwen2-VL's special tokens, so verl reads the same special-token
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -52,6 +53,11 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+# What `teach_answer_format` teaches: option letters, yes/no and small numbers, the answers most sample rows have.
+TAUGHT_ANSWERS = ("A", "B", "C", "D", "Yes", "No", "2", "3", "5", "6")
+TAUGHT_THINKING = "I compare the options."
+TEACH_STEPS = 80
 
 # Small pixel bounds keep every image at 4..64 merged patches: fast on CPU, still multi-patch.
 TINY_MIN_PIXELS = 4 * 28 * 28
@@ -171,14 +177,75 @@ def build_tiny_model(tokenizer, seed: int = 0):
     return model
 
 
-def build_tiny_qwen25vl(path: str | os.PathLike, with_model: bool = False) -> str:
+def _format_lessons(processor, rows: int = 40) -> dict:
+    """One batch of `rows` chats: the system prompt, a user turn of random tokens (random length), and a
+    well-formed response with an answer from TAUGHT_ANSWERS; the loss on the response only. Random user turns
+    teach the format whatever the question (and the image) is, at the cost of a text-only batch."""
+    import random
+
+    import torch
+
+    tokenizer = processor.tokenizer
+    rng = random.Random(0)
+    words = [i for i in range(len(tokenizer)) if i not in set(tokenizer.all_special_ids)]
+    rows_ids, responses = [], []
+    for row in range(rows):
+        question = tokenizer.decode([rng.choice(words) for _ in range(rng.randint(4, 96))])
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
+        prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        answer = TAUGHT_ANSWERS[row % len(TAUGHT_ANSWERS)]
+        response = f"<think>{TAUGHT_THINKING}</think><answer>{answer}</answer>{tokenizer.eos_token}"
+        response_ids = tokenizer.encode(response, add_special_tokens=False)
+        rows_ids.append(tokenizer.encode(prompt, add_special_tokens=False) + response_ids)
+        responses.append(len(response_ids))
+    width = max(map(len, rows_ids))
+    ids = torch.full((rows, width), tokenizer.pad_token_id)
+    mask = torch.zeros((rows, width), dtype=torch.long)
+    labels = torch.full((rows, width), -100)
+    for row, (seq, length) in enumerate(zip(rows_ids, responses)):
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+        labels[row, len(seq) - length : len(seq)] = ids[row, len(seq) - length : len(seq)]
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def teach_answer_format(model, processor, steps: int = TEACH_STEPS, seed: int = 0) -> float:
+    """Teach the random model the paper's answer format; returns the last loss.
+
+    Why: a random model never writes `<think>..</think><answer>..</answer>`, so every reward is 0, every GRPO
+    advantage 0 and every update a no-op. After a few dozen steps of next-token training (system prompt + a
+    question -> a well-formed response whose answer is drawn from TAUGHT_ANSWERS), sampled rollouts are
+    mostly well-formed with answers that differ, and now and then malformed: reward variance that comes from
+    the model itself, on any rollout backend (vLLM, hf_cpu), with nothing forced. Greedy decoding (validation)
+    gives one fixed answer."""
+    import torch
+
+    torch.manual_seed(seed)
+    batch = _format_lessons(processor)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    loss = None
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    return loss.item()
+
+
+def build_tiny_qwen25vl(path: str | os.PathLike, with_model: bool = False, taught: bool = False) -> str:
     """Write the tiny stack to `path` so `AutoProcessor/AutoTokenizer/AutoModelForImageTextToText.from_pretrained`
-    load it like a real checkpoint; returns the path as a string."""
+    load it like a real checkpoint; returns the path as a string. `taught`: the model has learned the answer
+    format (`teach_answer_format`), as `--smoke` needs it."""
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     processor = build_tiny_processor()
     processor.save_pretrained(out)
     processor.tokenizer.save_pretrained(out)
     if with_model:
-        build_tiny_model(processor.tokenizer).save_pretrained(out)
+        model = build_tiny_model(processor.tokenizer)
+        if taught:
+            teach_answer_format(model, processor)
+        model.save_pretrained(out)
     return str(out)

@@ -5,7 +5,8 @@ The launchers call `python3 -m recipes.wethink.main --config-path=... --config-n
 Qwen2.5-VL, inserts the overrides a CPU needs and tiny sizes between the launcher's overrides and the user's
 own (which still come last and win), checks the result like `--dry-run`, and then becomes the recipe's entry
 point (`recipes.wethink.main`: verl's `main_ppo` plus per-route metrics) with verl's CPU backend loaded
-(`recipes.cpu.plugin`): Ray, the FSDP actor and reference, the agent loop with the `hf_cpu` rollout, the reward
+(`recipes.cpu.plugin`): Ray, the FSDP actor and reference, the agent loop with the `hf_cpu` rollout (or verl's own
+vLLM rollout on vLLM's CPU build: `actor_rollout_ref.rollout.name=vllm`), the reward
 loop with this recipe's reward and dataset class, validation, checkpoints. It proves the wiring; it never trains
 a real model.
 
@@ -27,16 +28,16 @@ import tempfile
 from pathlib import Path
 
 from recipes.cpu.tiny_model import TINY_MAX_PIXELS, TINY_MIN_PIXELS
+from recipes.cpu.vllm_cpu import ENV as VLLM_CPU_ENV
 
-TINY_MODEL_VERSION = "tiny-qwen25vl-v1"  # bump when tiny_model.py changes what it builds
+TINY_MODEL_VERSION = "tiny-qwen25vl-v2"  # bump when tiny_model.py changes what it builds (v2: taught the format)
 STEPS = 2
-SMOKE_RESPONSE_LENGTH = 32  # the canned answer is 26 tokens of the tiny tokenizer, plus EOS
-CANNED_SHARE = 0.4
-CANNED_ANSWER = "<think>I compare the options.</think><answer>B</answer>"
+SMOKE_RESPONSE_LENGTH = 32  # the taught answer format is 26-28 tokens of the tiny tokenizer, plus EOS
 JUDGE_PROBE_TIMEOUT = 3.0
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The CPU backend, in every verl process: the local run's environment, or the cluster job's runtime env.
 CPU_BACKEND_ENV = {
+    **VLLM_CPU_ENV,
     "VERL_USE_EXTERNAL_MODULES": "recipes.cpu.plugin",
     "VERL_PLATFORM": "cpu",
     "TOKENIZERS_PARALLELISM": "false",
@@ -50,8 +51,9 @@ def cache_dir() -> Path:
 
 
 def ensure_tiny_model(root: Path | None = None) -> Path:
-    """The tiny Qwen2.5-VL (tokenizer, processor, random weights), built once into the cache; a half-written
-    build never looks finished (built in a temporary folder, renamed at the end)."""
+    """The tiny Qwen2.5-VL (tokenizer, processor, random weights taught the answer format, so that rollouts on
+    any backend have reward variance), built once into the cache; a half-written build never looks finished
+    (built in a temporary folder, renamed at the end)."""
     from recipes.cpu.tiny_model import build_tiny_qwen25vl
 
     target = (root or cache_dir()) / TINY_MODEL_VERSION
@@ -60,7 +62,7 @@ def ensure_tiny_model(root: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{TINY_MODEL_VERSION}-", dir=target.parent))
     try:
-        build_tiny_qwen25vl(staging, with_model=True)
+        build_tiny_qwen25vl(staging, with_model=True, taught=True)
         try:
             staging.rename(target)
         except OSError:  # another process finished first: theirs is as good as ours
@@ -107,8 +109,6 @@ def cpu_overrides(model: Path) -> list[str]:
         "actor_rollout_ref.rollout.name=hf_cpu",
         "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
         "actor_rollout_ref.rollout.agent.num_workers=1",
-        f"+actor_rollout_ref.rollout.engine_kwargs.hf_cpu.canned_share={CANNED_SHARE}",
-        f"+actor_rollout_ref.rollout.engine_kwargs.hf_cpu.canned_answer='{CANNED_ANSWER}'",
         "data.train_batch_size=4",
         "actor_rollout_ref.actor.ppo_mini_batch_size=2",
         f"data.max_response_length={SMOKE_RESPONSE_LENGTH}",
@@ -123,6 +123,26 @@ def cpu_overrides(model: Path) -> list[str]:
         "trainer.resume_mode=disable",  # a fresh run each time; pass trainer.resume_mode=auto to resume
     ]
     return overrides
+
+
+POLICY_ROLLOUT, JUDGE_ROLLOUT = "actor_rollout_ref.rollout", "reward.reward_model.rollout"
+
+
+def vllm_sections(cfg) -> list[str]:
+    """The rollout sections of the composed config that generate with vLLM (the policy's, a hosted judge's)."""
+    sections = [POLICY_ROLLOUT] if cfg.actor_rollout_ref.rollout.name == "vllm" else []
+    judge = cfg.reward.reward_model
+    return sections + ([JUDGE_ROLLOUT] if judge.enable and judge.rollout.name == "vllm" else [])
+
+
+def backend_overrides(cfg) -> list[str]:
+    """vLLM's CPU settings for each rollout the config runs on vLLM (`recipes.cpu.vllm_cpu`); checks it is there."""
+    from recipes.cpu.vllm_cpu import check_installed, engine_overrides
+
+    sections = vllm_sections(cfg)
+    if sections:
+        check_installed()
+    return [override for section in sections for override in engine_overrides(section)]
 
 
 def config_overrides(cfg, model: Path, cluster: bool) -> list[str]:
@@ -140,7 +160,7 @@ def config_overrides(cfg, model: Path, cluster: bool) -> list[str]:
             f"reward.reward_model.model_path={model}",
             "reward.reward_model.n_gpus_per_node=1",
             "reward.reward_model.nnodes=1",
-            "reward.reward_model.rollout.name=hf_cpu",
+            f"reward.reward_model.rollout.name={cfg.actor_rollout_ref.rollout.name}",  # the policy's backend
             "reward.reward_model.rollout.tensor_model_parallel_size=1",
         ]
     return overrides
@@ -164,15 +184,22 @@ def judge_overrides(cfg) -> tuple[list[str], str]:
 
 def build_overrides(config_path: str, config_name: str, launcher: list[str], user: list[str], cluster: bool):
     """(overrides, composed config, notes): launcher's, then CPU + tiny, then the user's (last wins). On a cluster
-    the launcher's trainer.nnodes (NNODES) stands and Ray is the cluster's, not one started here."""
+    the launcher's trainer.nnodes (NNODES) stands and Ray is the cluster's, not one started here. The rollout
+    backend is the one the user's overrides pick (`actor_rollout_ref.rollout.name=vllm`), so its CPU settings are
+    read from a config composed with them, and inserted before them."""
     from recipes.wethink.dry_run import compose_config
 
     model = ensure_tiny_model()
     overrides = launcher + cpu_overrides(model) + ([] if cluster else local_ray_overrides())
     probe = compose_config(config_path, config_name, overrides + user)
     judge, note = judge_overrides(probe)  # config_overrides never touches the judge settings it reads
-    overrides += config_overrides(probe, model, cluster) + judge + user
-    return overrides, compose_config(config_path, config_name, overrides), [f"model: {model}", note]
+    overrides += config_overrides(probe, model, cluster) + judge
+    overrides += backend_overrides(compose_config(config_path, config_name, overrides + user)) + user
+    cfg = compose_config(config_path, config_name, overrides)
+    rollouts = f"rollout: {cfg.actor_rollout_ref.rollout.name}" + (
+        f", judge rollout: {cfg.reward.reward_model.rollout.name}" if cfg.reward.reward_model.enable else ""
+    )
+    return overrides, cfg, [f"model: {model}", rollouts, note]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     split = len(args.overrides) - n_user
     launcher, user = args.overrides[:split], args.overrides[split:]
 
+    from recipes.cpu.vllm_cpu import VllmMissingError
     from recipes.wethink.dry_run import ConfigError, validate
 
     ray_address = os.environ.get("RAY_ADDRESS")
@@ -194,11 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"smoke: config rejected: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    except VllmMissingError as exc:
+        print(f"smoke: {exc}", file=sys.stderr)
+        return 2
     steps = cfg.trainer.total_training_steps
     print(
         f"smoke: verl's real trainer on CPU with a tiny random Qwen2.5-VL, {steps} GRPO steps of "
-        f"{cfg.data.train_batch_size} prompts x {cfg.actor_rollout_ref.rollout.n} rollouts, "
-        f"{CANNED_SHARE:.0%} of training rollouts forced to {CANNED_ANSWER!r}: checks the wiring, trains nothing real",
+        f"{cfg.data.train_batch_size} prompts x {cfg.actor_rollout_ref.rollout.n} rollouts on "
+        f"{cfg.actor_rollout_ref.rollout.name}, the model taught only the answer format: checks the wiring, trains "
+        "nothing real",
         file=sys.stderr,
     )
     for note in notes + [f"checkpoints: {cfg.trainer.default_local_dir}"]:
