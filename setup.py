@@ -9,6 +9,9 @@ from setuptools import find_packages, setup
 
 VERL = "verl[verl-core]==0.9.1"
 TORCH = ["torch==2.11.0", "torchvision==0.26.0"]
+# What flash-attn 2.8.3's setup.py imports or lists as setup_requires besides torch: with --no-build-isolation
+# they must already be in the environment (setuptools >= 70.1 has the bdist_wheel that `wheel` now forwards to).
+FLASH_ATTN_BUILD = ["ninja", "packaging", "psutil", "setuptools>=70.1", "wheel"]
 
 setup(
     name="wethink-verl",
@@ -40,12 +43,16 @@ setup(
     ],
     extras_require={
         # What verl 0.9.1's `vllm` and `fsdp` extras pin; CUDA 13 wheels. Install on GPU nodes only.
+        # flash-attn (2.8.3 in verl's lock) is not here: PyPI has only its source, whose build imports torch, so
+        # pip cannot build it inside an extra (isolated build env, no torch). README "Install": a second step
+        # builds it with --no-build-isolation against this torch, using the build tools listed below.
+        # `!=0.24.0+cpu`: `==0.24.0` alone also matches the local CPU alias that tests/run.sh installs.
         "gpu": [
             *TORCH,
             "torchaudio==2.11.0",
-            "vllm==0.24.0",
-            "flash-attn==2.8.3",
+            "vllm==0.24.0,!=0.24.0+cpu",
             "liger-kernel>=0.8.2",
+            *FLASH_ATTN_BUILD,
         ],
         "test": [*TORCH, "pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5"],
     },
