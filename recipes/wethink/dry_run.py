@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import dataclasses
 import difflib
+import importlib.util
 import sys
 import types
 import typing
@@ -282,9 +283,49 @@ def check_recipe_settings(cfg: DictConfig) -> None:
         raise ConfigCheckError(f"reward.custom_reward_function.reward_kwargs: {exc}") from None
 
 
+# verl 0.9.1 runs flash-attn's own kernels in the actor and reference model on CUDA with these settings: the
+# attention implementation defaults to flash_attention_2 (verl/workers/config/model.py), and use_remove_padding
+# swaps Qwen2-VL's attention for verl's flash_attn_varlen_func path (models/transformers/monkey_patch.py,
+# qwen2_vl.py: without the package its first forward raises NameError `_flash_use_top_left_mask`).
+FLASH_ATTN_INSTALL = "pip install flash-attn==2.8.3 --no-build-isolation"
+WITHOUT_FLASH_ATTN = (
+    "+actor_rollout_ref.model.override_config.attn_implementation=sdpa actor_rollout_ref.model.use_remove_padding=false"
+)
+
+
+def flash_attn_settings(cfg: DictConfig) -> list[str]:
+    """This config's settings that need the flash-attn package in a CUDA run; empty when it runs without."""
+    if cfg.trainer.get("device", "cuda") != "cuda":
+        return []
+    model = cfg.actor_rollout_ref.model
+    attn = (model.get("override_config") or {}).get("attn_implementation", "flash_attention_2")
+    settings = []
+    if attn == "flash_attention_2":
+        settings.append(f"actor_rollout_ref.model.override_config.attn_implementation={attn}")
+    if model.get("use_remove_padding"):
+        settings.append("actor_rollout_ref.model.use_remove_padding=true")
+    return settings
+
+
+def check_flash_attn(cfg: DictConfig, installed: bool, cuda: bool) -> str | None:
+    """Refuse on a CUDA machine (where the run starts) without flash-attn; elsewhere return a note for the GPU
+    nodes, so that a `--dry-run` on a laptop still composes."""
+    settings = flash_attn_settings(cfg)
+    if installed or not settings:
+        return None
+    message = (
+        f"{' and '.join(settings)} need the flash-attn package, not installed here: on every GPU node "
+        f"`{FLASH_ATTN_INSTALL}` (README, Install), or run without it (slower, more memory): {WITHOUT_FLASH_ATTN}"
+    )
+    if cuda:
+        raise ConfigCheckError(message)
+    return message
+
+
 def validate(cfg: DictConfig) -> None:
     """Everything verl's trainer checks at start-up that needs no GPU, plus the recipe's own checks."""
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils import device
     from verl.utils.config import validate_config
 
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # every interpolation must resolve
@@ -297,6 +338,9 @@ def validate(cfg: DictConfig) -> None:
     validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
     check_extensions_load(cfg)
     check_recipe_settings(cfg)
+    note = check_flash_attn(cfg, importlib.util.find_spec("flash_attn") is not None, device.is_cuda_available)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
 
 
 # What composing or validating can raise: all mean "this config cannot work", each message naming the key.
