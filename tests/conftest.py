@@ -1,6 +1,8 @@
 """Shared fixtures: the tiny Qwen2.5-VL checkpoint (built once per session, offline, in seconds), and for the
 end-to-end runs the launchers' model cache, the prepared sample and a loopback judge."""
 
+import os
+
 import pytest
 
 from recipes.cpu.tiny_model import build_tiny_qwen25vl
@@ -14,14 +16,20 @@ def tiny_vl_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def shared(tmp_path_factory):
-    """One tiny model (in a cache the launchers read) and one prepared sample for every end-to-end run."""
+    """One tiny model (in a cache the launchers read) and one prepared sample for every end-to-end run. The model
+    (taught the answer format: about a minute of CPU) is built once for all xdist workers: in the folder their
+    temporary roots share, under a lock, the second worker finding it built."""
+    from filelock import FileLock
+
     from data_prep.wethink import prepare
     from recipes.wethink.smoke import ensure_tiny_model
     from tests.e2e import REPO
 
     root = tmp_path_factory.mktemp("e2e_shared")
-    cache = root / "cache"
-    ensure_tiny_model(cache)
+    common = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    cache = common / "e2e_model_cache"
+    with FileLock(str(common / "e2e_model_cache.lock")):
+        ensure_tiny_model(cache)
     data = root / "sample_data"
     sample = REPO / "examples" / "sample"
     prepare(sample / "wethink_sample.jsonl", sample / "images", data, val_size=8, embed_images=True, progress=False)
@@ -39,11 +47,14 @@ def judge():
 
 
 def pytest_collection_modifyitems(config, items):
-    """End-to-end runs (minutes each) first, the two-node run (two submissions) first of all: with two workers
-    the short tests then fill the gaps at the end instead of one worker waiting on a long run started last."""
+    """End-to-end runs (minutes each) first, the longest first of all (the vLLM paper run and its resume, the
+    two-node run's two submissions): with two workers the short tests then fill the gaps at the end instead of
+    one worker waiting on a long run started last."""
     def weight(item) -> int:
         if item.get_closest_marker("e2e") is None:
-            return 2
-        return 0 if "two_node" in item.name else 1
+            return 3
+        if "then_resumed" in item.name:
+            return 0
+        return 1 if "two_node" in item.name else 2
 
     items.sort(key=weight)  # stable: the order within each class is kept

@@ -133,7 +133,9 @@ def _kill_session(pid: int) -> None:
 JUDGE_KEY_ENV = "WETHINK_E2E_JUDGE_KEY"
 JUDGE_KEY = "e2e-secret-key-123"
 MIN_CORRELATION = 0.9
-MAX_PSS_GIB = 8.0  # one end-to-end run, its whole process tree
+MAX_PSS_GIB = 8.0  # one end-to-end run on hf_cpu, its whole process tree
+MAX_PSS_GIB_VLLM = 10.0  # on vLLM: its EngineCore process (one per engine) on top
+VLLM = "actor_rollout_ref.rollout.name=vllm"  # verl's own switch; --smoke adds what vLLM needs on CPU
 REWARD_KEYS = ("score", "acc", "format", "route_rule", "route_model", "acc_rule", "acc_model", "judge_ok", "reason")
 STEPS = 2
 
@@ -168,14 +170,14 @@ def sessions_pss_gib(sessions: tuple[int, ...]) -> float:
     return sum(_session_pss_kib(sid) for sid in sessions) / 2**20
 
 
-def report(run: SmokeRun, idle_cluster_gib: float = 0.0) -> None:
+def report(run: SmokeRun, idle_cluster_gib: float = 0.0, budget_gib: float = MAX_PSS_GIB) -> None:
     """Print the run's wall time and peak memory, and hold it to the budget. A run submitted to a cluster is
     measured with the cluster's nodes; what those held idle before the submission (Ray's own daemons: GCS,
     raylets, dashboard, agents, which a real cluster runs whether or not a job is on it) is not the run's."""
     own = run.peak_pss_gib - idle_cluster_gib
     cluster = f" (+ the idle cluster's {idle_cluster_gib:.1f} GiB = {run.peak_pss_gib:.1f} GiB)" if idle_cluster_gib else ""
     print(f"\n[e2e] {run.launcher}: {run.seconds:.0f} s wall, peak PSS of its processes {own:.1f} GiB{cluster}")
-    assert own < MAX_PSS_GIB, f"{run.launcher} used {own:.1f} GiB"
+    assert own < budget_gib, f"{run.launcher} used {own:.1f} GiB"
 
 
 def training_steps(run: SmokeRun) -> dict[int, dict[str, float]]:
@@ -227,6 +229,15 @@ def assert_trained_whole(run: SmokeRun, validated_first: bool = True) -> None:
         assert_weight_sync(metrics)
         assert_validation_has_reward_keys(metrics)
     assert_checkpoints(run, range(1, STEPS + 1))
+
+
+def assert_generated_by_vllm(run: SmokeRun, engines: int = 1) -> None:
+    """verl's vLLM rollout ran: its vLLMHttpServer actors, and vLLM's engine processes with the CPU backend's
+    patch (one per engine: the policy's, a hosted judge's)."""
+    assert "smoke: rollout: vllm" in run.output
+    assert "(vLLMHttpServer pid=" in run.output, "no vLLMHttpServer actor in the log"
+    patched = set(re.findall(r"\[cpu backend\] pid (\d+): vLLM's CPU linear layers keep their weights", run.output))
+    assert len(patched) == engines, f"vLLM engine processes with the CPU patch: {sorted(patched)}"
 
 
 def assert_judge_reached_with_its_key(run: SmokeRun, judge: ChatServer) -> None:

@@ -1,9 +1,8 @@
 """The `hf_cpu` rollout server in-process (no Ray): what verl's agent loop and weight sync rely on.
 
 The end-to-end runs prove it inside verl's trainer; these pin down its contract in seconds: sampled tokens come
-with the model's own log-probs, the canned-answer switch forces exactly its share of *sampled* requests (never a
-greedy one) and its tokens still get the model's log-probs, weights load 1:1 by name or fail loudly, and the
-judge's chat-completions answer has the OpenAI shape.
+with the model's own log-probs, greedy requests are deterministic, weights load 1:1 by name or fail loudly, and
+the judge's chat-completions answer has the OpenAI shape.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import types
 import pytest
 import torch
 
-from recipes.cpu.rollout import DEFAULT_CANNED_ANSWER, HFServer, engine_options
+from recipes.cpu.rollout import HFServer, engine_options
 from verl.workers.rollout.replica import RolloutMode
 
 
@@ -59,17 +58,13 @@ def test_sampled_tokens_carry_the_models_own_log_probs(tiny_vl_dir):
     assert vision and not vision & set(out.token_ids), "vision special tokens must never be sampled"
 
 
-def test_canned_share_forces_exactly_that_share_of_sampled_requests_never_greedy_ones(tiny_vl_dir):
-    server = make_server(tiny_vl_dir, canned_share=0.4)
+def test_greedy_requests_are_deterministic_and_sampled_ones_vary(tiny_vl_dir):
+    """Validation decodes greedily (temperature 0): the same prompt gives the same tokens every time."""
+    server = make_server(tiny_vl_dir)
     ids = prompt_ids(server)
-    canned = server.tokenizer.encode(DEFAULT_CANNED_ANSWER, add_special_tokens=False) + [server.eos_ids[0]]
-    sampled = [generate(server, ids, temperature=1.0) for _ in range(10)]
-    forced = [out for out in sampled if out.token_ids == canned[:24]]
-    assert len(forced) == 4
-    # the forced tokens still get the model's log-probs (what the actor will compute for them)
-    assert torch.allclose(torch.tensor(forced[0].log_probs), model_log_probs(server, ids, forced[0].token_ids), atol=1e-4)
-    greedy = [generate(server, ids, temperature=0.0) for _ in range(5)]
-    assert all(out.token_ids != canned[:24] for out in greedy)
+    greedy = {tuple(generate(server, ids, temperature=0.0).token_ids) for _ in range(3)}
+    sampled = {tuple(generate(server, ids, temperature=1.0).token_ids) for _ in range(3)}
+    assert len(greedy) == 1 and len(sampled) > 1  # the control: sampling the same prompt does vary
 
 
 def test_weights_load_by_name_and_a_mismatch_fails_loudly(tiny_vl_dir):
@@ -104,26 +99,8 @@ def test_chat_completion_answers_in_the_openai_shape(tiny_vl_dir):
 
 
 @pytest.mark.parametrize(
-    "options, named", [({"canned_share": 1.5}, "canned_share"), ({"cannd_share": 0.4}, "unknown keys")]
+    "options, named", [({"canned_share": 0.4}, "unknown keys"), ({"ignore_weight_update": True}, "unknown keys")]
 )
 def test_bad_switches_are_refused_naming_the_key(options, named):
     with pytest.raises(ValueError, match=named):
         engine_options(types.SimpleNamespace(engine_kwargs={"hf_cpu": options}))
-
-
-def test_every_group_gets_its_share_of_canned_answers_whatever_the_arrival_order(tiny_vl_dir):
-    """verl's agent loop sends a group's n requests concurrently: the count is per prompt, not per arrival."""
-    import random
-
-    server = make_server(tiny_vl_dir, canned_share=0.4)
-    prompts = [[1, 2, 3, i] for i in range(12)]
-    requests = [p for p in prompts for _ in range(5)]
-    random.Random(0).shuffle(requests)
-    forced = {tuple(p): 0 for p in prompts}
-    for p in requests:
-        forced[tuple(p)] += server._take_canned(p)
-    assert set(forced.values()) == {2}  # 0.4 of 5, in every group
-
-    sparse = make_server(tiny_vl_dir, canned_share=0.1)
-    counts = [sum(sparse._take_canned(p) for _ in range(5)) for p in prompts]
-    assert set(counts) == {0, 1}  # some groups get one, others none: those are all-alike groups (DAPO drops them)

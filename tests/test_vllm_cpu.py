@@ -197,6 +197,9 @@ def test_smoke_hosts_the_judge_on_the_policys_rollout_backend():
     _, cfg, _ = build_overrides(config_dir, "judge_colocated", [], ["actor_rollout_ref.rollout.name=vllm"], False)
     judge = cfg.reward.reward_model.rollout
     assert judge.name == "vllm" and judge.enforce_eager is True and judge.enable_sleep_mode is False
+    # the judge's model runs in its EngineCore process; the policy's engine keeps verl's worker process
+    assert judge.engine_kwargs.vllm.distributed_executor_backend == "uni"
+    assert "distributed_executor_backend" not in cfg.actor_rollout_ref.rollout.engine_kwargs.vllm
     _, cfg, _ = build_overrides(config_dir, "judge_colocated", [], [
         "actor_rollout_ref.rollout.name=vllm", "reward.reward_model.rollout.name=hf_cpu"], False)  # fmt: skip
     assert cfg.reward.reward_model.rollout.name == "hf_cpu" and cfg.actor_rollout_ref.rollout.name == "vllm"

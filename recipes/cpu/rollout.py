@@ -15,14 +15,10 @@ unchanged around it:
 
 For checking integration on a laptop or in CI, not for training: 32-token rollouts of a tiny model.
 
-Switches (`+actor_rollout_ref.rollout.engine_kwargs.hf_cpu.KEY=VALUE`, printed by the server at start):
-- `canned_share` (0..1, default 0): that share of *sampled* (training) rollouts is decoded under a constraint
-  that forces `canned_answer`, a fixed well-formed `<think>..</think><answer>..</answer>`. Counted per prompt,
-  so every GRPO group of n rollouts gets n x share of them (0.4 of 5: exactly 2), whatever the arrival order. A random tiny model
-  never writes that format, so every reward would be 0, every GRPO advantage 0 and every update a no-op; the
-  forced answers are scored by the real reward, and their tokens and log-probs still come from the model.
-  Greedy (validation) requests are never forced.
-- `canned_answer`: the forced text (default `<think>...</think><answer>A</answer>`).
+Nothing is forced: reward variance comes from the model (`--smoke`'s tiny model is taught the answer format,
+`recipes.cpu.tiny_model.teach_answer_format`), as it does on vLLM.
+
+Switch (`+actor_rollout_ref.rollout.engine_kwargs.hf_cpu.KEY=VALUE`, printed by the server at start):
 - `ignore_weight_updates` (default false): drop every weight update (a negative control: with verl's default
   `load_format=dummy` the server then keeps random weights and rollout/actor log-probs stop agreeing).
 """
@@ -35,7 +31,6 @@ import math
 import os
 import time
 import uuid
-import zlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,7 +44,6 @@ from verl.workers.rollout.replica import RolloutMode, RolloutReplica, TokenOutpu
 logger = logging.getLogger(__name__)
 
 ROLLOUT_NAME = "hf_cpu"
-DEFAULT_CANNED_ANSWER = "<think>The image and the question are read step by step.</think><answer>A</answer>"
 # Tokens a random model may emit that verl's position-id code cannot take in a *response* (get_rope_index
 # counts vision spans): never sample them.
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
@@ -63,31 +57,12 @@ def server_actor_name(replica_rank: int, is_reward_model: bool = False, name_suf
 def engine_options(config: Any) -> dict:
     """This backend's switches from `rollout.engine_kwargs.hf_cpu`, validated (a bad value names its key)."""
     raw = dict((getattr(config, "engine_kwargs", None) or {}).get(ROLLOUT_NAME) or {})
-    unknown = set(raw) - {"canned_share", "canned_answer", "ignore_weight_updates"}
+    unknown = set(raw) - {"ignore_weight_updates"}
     if unknown:
         raise ValueError(f"actor_rollout_ref.rollout.engine_kwargs.{ROLLOUT_NAME}: unknown keys {sorted(unknown)}")
-    share = float(raw.get("canned_share", 0.0))
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"actor_rollout_ref.rollout.engine_kwargs.{ROLLOUT_NAME}.canned_share={share}: expected 0..1")
     return {
-        "canned_share": share,
-        "canned_answer": str(raw.get("canned_answer") or DEFAULT_CANNED_ANSWER),
         "ignore_weight_updates": str(raw.get("ignore_weight_updates", False)).lower() in ("1", "true", "yes"),
     }
-
-
-class ForceTokens:
-    """Logits processor: emit `target` then EOS, whatever the model prefers (the raw logits stay untouched)."""
-
-    def __init__(self, prompt_len: int, target: list[int], eos_id: int):
-        self.prompt_len, self.target, self.eos_id = prompt_len, target, eos_id
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        step = input_ids.shape[1] - self.prompt_len
-        token = self.target[step] if step < len(self.target) else self.eos_id
-        forced = torch.full_like(scores, torch.finfo(scores.dtype).min)
-        forced[:, token] = 0.0
-        return forced
 
 
 class HFServer:
@@ -110,9 +85,7 @@ class HFServer:
         self.model = self._load_model(path, hf_config).eval()
         self.eos_ids = self._eos_ids()
         self.suppress = [i for i in self.tokenizer.convert_tokens_to_ids(list(VISION_TOKENS)) if i is not None and i >= 0]
-        self.canned_ids = self.tokenizer.encode(self.options["canned_answer"], add_special_tokens=False)
         self.global_steps: int | None = None
-        self._per_prompt: dict[int, int] = {}
         self._lock = asyncio.Lock()
         self._address: tuple[str, int] | None = None
         self._http_task: asyncio.Task | None = None
@@ -120,7 +93,7 @@ class HFServer:
         print(
             f"[hf_cpu] replica {replica_rank} ({role}) on CPU: {type(self.model).__name__} from {path}, "
             f"weights={'dummy (random until the first sync)' if self._dummy else 'loaded'}, "
-            f"canned_share={self.options['canned_share']}, ignore_weight_updates={self.options['ignore_weight_updates']}",
+            f"ignore_weight_updates={self.options['ignore_weight_updates']}",
             flush=True,
         )
 
@@ -164,10 +137,9 @@ class HFServer:
             raise NotImplementedError("hf_cpu rollout: video/audio inputs are not supported")
         params = dict(sampling_params)
         temperature = float(params.get("temperature", 1.0) or 0.0)
-        forced = temperature > 0 and self._take_canned(prompt_ids)
         async with self._lock:
             token_ids, log_probs = await asyncio.to_thread(
-                self._generate, list(prompt_ids), params, temperature, image_data, mm_processor_kwargs, forced
+                self._generate, list(prompt_ids), params, temperature, image_data, mm_processor_kwargs
             )
         return TokenOutput(
             token_ids=token_ids,
@@ -175,19 +147,6 @@ class HFServer:
             stop_reason="completed",
             extra_fields={"global_steps": self.global_steps},  # the v1 trainer reads it for every sample
         )
-
-    def _take_canned(self, prompt_ids: list[int]) -> bool:
-        """Whether this sampled request gets the canned answer: counted per prompt, so a GRPO group of n rollouts
-        (n requests with the same prompt) gets n x share of them whatever order the requests arrive in. A phase
-        taken from the prompt decides where the fraction falls: with share 0.1, some groups get one, others none."""
-        share = self.options["canned_share"]
-        if share <= 0:
-            return False
-        key = zlib.crc32(",".join(map(str, prompt_ids)).encode())
-        index = self._per_prompt.get(key, 0)
-        self._per_prompt[key] = index + 1
-        position = index + (key % 997) / 997 / share  # the prompt's phase, within one period of 1 / share
-        return math.floor((position + 1) * share) > math.floor(position * share)
 
     def _max_new_tokens(self, params: dict, prompt_len: int) -> int:
         limit = self.config.max_model_len or (self.config.prompt_length + self.config.response_length)
@@ -209,7 +168,7 @@ class HFServer:
         return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"]}
 
     @torch.no_grad()
-    def _generate(self, prompt_ids, params, temperature, images, mm_kwargs, forced) -> tuple[list[int], list[float]]:
+    def _generate(self, prompt_ids, params, temperature, images, mm_kwargs) -> tuple[list[int], list[float]]:
         inputs = {
             "input_ids": torch.tensor([prompt_ids]),
             "attention_mask": torch.ones(1, len(prompt_ids), dtype=torch.long),
@@ -228,8 +187,6 @@ class HFServer:
         }
         if temperature > 0:
             kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 1.0) or 1.0), top_k=top_k if top_k > 0 else None)
-        if forced:
-            kwargs["logits_processor"] = [ForceTokens(len(prompt_ids), self.canned_ids, self.eos_ids[0])]
         out = self.model.generate(**inputs, **kwargs)
         tokens = out.sequences[0, len(prompt_ids):].tolist()
         scale = temperature if temperature > 0 else 1.0

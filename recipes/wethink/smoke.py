@@ -142,7 +142,7 @@ def backend_overrides(cfg) -> list[str]:
     sections = vllm_sections(cfg)
     if sections:
         check_installed()
-    return [override for section in sections for override in engine_overrides(section)]
+    return [override for section in sections for override in engine_overrides(section, section == JUDGE_ROLLOUT)]
 
 
 def config_overrides(cfg, model: Path, cluster: bool) -> list[str]:
