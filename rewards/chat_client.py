@@ -2,16 +2,21 @@
 
 Shared by the LLM judge (`rewards.judge`) and the QA-synthesis pipeline (`data_prep.synthesize`).
 Every call is bounded: a hard per-attempt deadline, a fixed number of retries with exponential backoff on
-timeouts, connection errors, 429 and 5xx, and no retry on other 4xx (a bad request stays bad).
+timeouts, connection errors, 429 and 5xx, and no retry on other 4xx (a bad request stays bad). A reply is read
+up to `max_reply_bytes` and no further, so a runaway or hostile server costs neither memory nor event-loop time
+beyond that; what comes back is then handled in time linear in its size.
 The API key is read from an environment variable named by the caller and never logged or raised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import math
 import os
 import re
+import ssl
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +24,10 @@ from dataclasses import dataclass
 
 import httpx
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
+_UP_TO_LAST_CLOSE = re.compile(r".*</think>", re.DOTALL | re.IGNORECASE)
+DEFAULT_MAX_REPLY_BYTES = 16 * 2**20  # a long synthesis reply with its reasoning is a few hundred KB
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class ChatEndpoint:
     timeout: float = 30.0
     retries: int = 2
     backoff: float = 0.5
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
 
     def headers(self) -> dict[str, str]:
         key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
@@ -73,12 +82,19 @@ _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClien
 SLOTS_PER_CLIENT = 16
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), built once per process: each client
+    would otherwise load the certificate store again, ~30 ms of CPU on the event loop."""
+    return httpx.create_ssl_context()
+
+
 def shared_client() -> httpx.AsyncClient:
     """One pooled client per event loop, for callers that send few requests at a time (see ClientSlots)."""
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None or client.is_closed:
-        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=SLOTS_PER_CLIENT))
+        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=SLOTS_PER_CLIENT), verify=_tls())
         _clients[loop] = client
     return client
 
@@ -93,7 +109,7 @@ class ClientSlots:
     def __init__(self, size: int):
         n_clients = math.ceil(size / SLOTS_PER_CLIENT)
         limits = httpx.Limits(max_connections=SLOTS_PER_CLIENT, max_keepalive_connections=SLOTS_PER_CLIENT)
-        self.clients = [httpx.AsyncClient(limits=limits) for _ in range(n_clients)]
+        self.clients = [httpx.AsyncClient(limits=limits, verify=_tls()) for _ in range(n_clients)]
         self._free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
         for i in range(size):
             self._free.put_nowait(self.clients[i % n_clients])
@@ -113,11 +129,18 @@ class ClientSlots:
 
 
 def strip_thinking(text: str) -> str:
-    """Drop `<think>...</think>` blocks (reasoning-mode judges) and anything before a dangling `</think>`."""
-    text = _THINK_BLOCK.sub("", text)
-    if "</think>" in text.lower():
-        text = re.split(r"</think>", text, flags=re.IGNORECASE)[-1]
-    return text.strip()
+    """Drop `<think>...</think>` blocks (reasoning-mode judges) and anything before a dangling `</think>`.
+
+    Linear: a block is looked for from where the last one ended, and the search stops at the first `<think>` with
+    no `</think>` after it (`<think>.*?</think>` retried at every later `<think>` costs the square of their number).
+    """
+    kept, pos = [], 0
+    while (opened := _THINK_OPEN.search(text, pos)) and (closed := _THINK_CLOSE.search(text, opened.end())):
+        kept.append(text[pos : opened.start()])
+        pos = closed.end()
+    text = "".join(kept) + text[pos:]
+    dangling = _UP_TO_LAST_CLOSE.match(text)
+    return (text[dangling.end() :] if dangling else text).strip()
 
 
 def _content(payload: object) -> str:
@@ -138,27 +161,40 @@ def _content(payload: object) -> str:
 
 async def post_json(endpoint: ChatEndpoint, body: dict, client: httpx.AsyncClient) -> object:
     """One request with a hard deadline, its decoded JSON body. Raises ChatError: `retryable` for timeouts,
-    connection errors, 429/5xx and a body that does not decode (a wrong Content-Encoding, a garbled proxy reply:
-    a retry may well fix it); not for other 4xx. Shared by the judge and the synthesis pipeline."""
+    connection errors, 429/5xx, a body over `max_reply_bytes` and a body that does not decode (a wrong
+    Content-Encoding, a garbled proxy reply, JSON nested deeper than the parser goes: a retry may well fix it);
+    not for other 4xx. Shared by the judge and the synthesis pipeline."""
     try:
-        response = await asyncio.wait_for(
-            client.post(endpoint.url, json=body, headers=endpoint.headers(), timeout=endpoint.timeout),
-            timeout=endpoint.timeout,
-        )
+        status, raw = await asyncio.wait_for(_read_capped(endpoint, body, client), timeout=endpoint.timeout)
     except (asyncio.TimeoutError, httpx.TimeoutException):
         raise ChatError(f"timeout after {endpoint.timeout:g}s", True) from None
-    except httpx.DecodingError as exc:  # httpx reads the body inside post(): a bad Content-Encoding fails here
+    except httpx.DecodingError as exc:  # a bad Content-Encoding fails while the body is read
         raise ChatError(f"undecodable reply body ({exc})", True) from None
     except httpx.TransportError as exc:
         raise ChatError(f"connection error: {type(exc).__name__}", True) from None
-    if response.status_code == 429 or response.status_code >= 500:
-        raise ChatError(f"HTTP {response.status_code}", True)
-    if response.status_code >= 400:
-        raise ChatError(f"HTTP {response.status_code}", False)
+    if status == 429 or status >= 500:
+        raise ChatError(f"HTTP {status}", True)
+    if status >= 400:
+        raise ChatError(f"HTTP {status}", False)
     try:
-        return response.json()
-    except ValueError:  # includes UnicodeDecodeError: bytes that are not the JSON they claim to be
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # ValueError includes UnicodeDecodeError: bytes that are not JSON
         raise ChatError("undecodable reply body (not JSON)", True) from None
+
+
+async def _read_capped(endpoint: ChatEndpoint, body: dict, client: httpx.AsyncClient) -> tuple[int, bytes]:
+    """(status, body bytes, decompressed), read no further than `max_reply_bytes`; an error status's body unread."""
+    request = client.stream("POST", endpoint.url, json=body, headers=endpoint.headers(), timeout=endpoint.timeout)
+    async with request as response:
+        if response.status_code >= 400:
+            return response.status_code, b""
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > endpoint.max_reply_bytes:
+                raise ChatError(f"reply body over {endpoint.max_reply_bytes} bytes: not read further", True)
+            chunks.append(chunk)
+        return response.status_code, b"".join(chunks)
 
 
 async def _attempt(endpoint: ChatEndpoint, body: dict, client: httpx.AsyncClient) -> str:

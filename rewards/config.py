@@ -17,6 +17,7 @@ sent only when `judge_api_key_env` names a variable that is set: a judge with no
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
@@ -50,8 +51,9 @@ class RewardConfig:
 
 @dataclass(frozen=True)
 class Knob:
-    """One reward kwarg: the settings field it sets and how its value is checked. `kind` float/int: a number
-    >= `minimum`; str: text, None when null or empty, one of `choices` when given."""
+    """One reward kwarg: the settings field it sets and how its value is checked. `kind` float/int: a finite
+    number in [`minimum`, `maximum`] (NaN and infinities never: a NaN weight makes every score NaN, an infinite
+    timeout is no deadline); str: text, None when null or empty, one of `choices` when given."""
 
     key: str
     owner: type
@@ -59,6 +61,7 @@ class Knob:
     kind: type
     minimum: float = 0.0
     choices: tuple[str, ...] = ()
+    maximum: float = math.inf
 
     @property
     def default(self) -> Any:
@@ -68,22 +71,25 @@ class Knob:
         return spec.default
 
 
+MAX_SECONDS = 3600.0  # a deadline of an hour per check or request is none within a training step
+MAX_JUDGE_ANSWER_CHARS = 65536  # the judge reads at most this much of an answer (the reward's cost grows with it)
+
 KNOBS = (
     Knob("acc_weight", RewardConfig, "acc_weight", float),
     Knob("format_weight", RewardConfig, "format_weight", float),
     Knob("numeric_rel_tol", RuleSettings, "numeric_rel_tol", float),
-    Knob("math_timeout", RuleSettings, "math_timeout", float, 1e-3),
+    Knob("math_timeout", RuleSettings, "math_timeout", float, 1e-3, maximum=MAX_SECONDS),
     Knob("math_workers", RuleSettings, "math_workers", int, 1),
     Knob("judge_url", JudgeSettings, "url", str),
     Knob("judge_model", JudgeSettings, "model", str),
     Knob("judge_api_key_env", JudgeSettings, "api_key_env", str),
-    Knob("judge_timeout", JudgeSettings, "timeout", float, 1e-3),
+    Knob("judge_timeout", JudgeSettings, "timeout", float, 1e-3, maximum=MAX_SECONDS),
     Knob("judge_retries", JudgeSettings, "retries", int, 0),
     Knob("judge_max_concurrency", JudgeSettings, "max_concurrency", int, 1),
     Knob("judge_cache", JudgeSettings, "cache_path", str),
     Knob("judge_down_policy", RewardConfig, "down_policy", str, choices=DOWN_POLICIES),
     Knob("judge_max_tokens", JudgeSettings, "max_tokens", int, 1),
-    Knob("judge_max_answer_chars", JudgeSettings, "max_answer_chars", int, 1),
+    Knob("judge_max_answer_chars", JudgeSettings, "max_answer_chars", int, 1, maximum=MAX_JUDGE_ANSWER_CHARS),
     Knob("judge_breaker_failures", JudgeSettings, "breaker_failures", int, 1),
     Knob("judge_breaker_cooldown", JudgeSettings, "breaker_cooldown", float, 0.0),
     Knob("judge_log_every", JudgeSettings, "log_every", int, 1),
@@ -100,13 +106,16 @@ def _value(kwargs: Mapping[str, Any], knob: Knob) -> Any:
         if knob.choices and value not in knob.choices:
             raise RewardConfigError(f"reward kwarg {knob.key}={value!r}: expected one of {knob.choices}")
         return value
-    whole = not (knob.kind is int and isinstance(raw, float) and not raw.is_integer())
+    whole = not (knob.kind is int and isinstance(raw, float) and math.isfinite(raw) and not raw.is_integer())
     try:
         value = knob.kind(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         value = None
-    if value is None or isinstance(raw, bool) or not whole or value < knob.minimum:
-        raise RewardConfigError(f"reward kwarg {knob.key}={raw!r}: expected a {knob.kind.__name__} >= {knob.minimum}")
+    if value is None or isinstance(raw, bool) or not whole or not math.isfinite(value) or not (
+        knob.minimum <= value <= knob.maximum
+    ):
+        bounds = f">= {knob.minimum:g}" + (f" and <= {knob.maximum:g}" if math.isfinite(knob.maximum) else "")
+        raise RewardConfigError(f"reward kwarg {knob.key}={raw!r}: expected a finite {knob.kind.__name__} {bounds}")
     return value
 
 

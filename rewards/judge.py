@@ -5,7 +5,10 @@ Built so that judging never stalls training:
   grader's instructions; overlong candidates are cut; a reply that is not exactly one tier is a parse
   failure, never a guess;
 - at most `max_concurrency` requests per event loop; each request is bounded by `chat_client` (timeout,
-  retries with backoff);
+  retries with backoff, a reply read no further than `reply_bytes_cap`); the defaults bound a hung judge to
+  15 s x 2 attempts + 0.5 s backoff = 30.5 s per sample, well inside a training step, and the breaker opens once
+  the first requests have failed;
+- the prompt is built in time linear in its texts (no pattern that backtracks on what the policy wrote);
 - a verdict cache keyed by (model, prompt version, question, reference, answer), optionally persisted, and
   in-flight de-duplication, so a GRPO group that repeats an answer costs one call;
 - a circuit breaker: after `breaker_failures` consecutive failed requests the judge is treated as down for
@@ -15,6 +18,7 @@ Built so that judging never stalls training:
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 import os
@@ -39,20 +43,23 @@ PROMPT_VERSION = "wethink-judge-v1"  # part of the cache key: change it when the
 TIERS = (0.0, 0.5, 1.0)
 _TIER = re.compile(r"\s*(?:(1)(?:\.0+)?|(0)(?:\.0+)?|(0?\.50*))\s*")
 # Tags that could open or close one of the prompt's fences, however written: "</candidate_answer>",
-# "< / Candidate-Answer id=1 >", "</candidate answer>" (after NFKC folding and invisible characters removed).
-_FENCE_TAGS = re.compile(
-    r"<\s*/?\s*(?:question|reference[\W_]*answer|candidate[\W_]*answer)(?:\s[^<>]*)?\s*/?\s*>", re.IGNORECASE
-)
-# Chat-template control tokens and role markers: ChatML <|im_start|>/<|im_end|>, Llama-3 <|start_header_id|>/
+# "< / Candidate-Answer id=1 >", "</candidate answer>" (after NFKC folding and invisible characters removed), and
+# chat-template control tokens and role markers: ChatML <|im_start|>/<|im_end|>, Llama-3 <|start_header_id|>/
 # <|eot_id|>/<|begin_of_text|>, Phi <|user|>, DeepSeek <｜...｜> (folded to |), Llama-2 [INST]/<<SYS>>, Gemma
-# <start_of_turn>/<end_of_turn>, Mistral [SYSTEM_PROMPT]/[/INST], <s>/</s>.
-_SPECIAL_TOKENS = re.compile(
-    r"<\s*\|[^<>|]{0,64}\|\s*>"
-    r"|\[\s*/?\s*(?:INST|SYS|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\s*\]"
-    r"|<<\s*/?\s*SYS\s*>>"
-    r"|<\s*/?\s*(?:start_of_turn|end_of_turn|bos|eos|s|pad|unk|sep|cls|mask|think)\s*>",
+# <start_of_turn>/<end_of_turn>, Mistral [SYSTEM_PROMPT]/[/INST], <s>/</s>. No tag holds a "<" or ">" inside (nor
+# a bracket tag a "[" or "]"), which is what lets `fence` remove them in one pass.
+_SEP = r"(?:[^\w<>]|_)*"  # "candidate_answer", "candidate answer", "Candidate-Answer", "candidateanswer"
+_ANGLE_TAG = re.compile(
+    rf"<\s*(?:/\s*)?(?:question|reference{_SEP}answer|candidate{_SEP}answer)(?:[\s/][^<>]*)?>"
+    r"|<\s*\|[^<>|]{0,64}\|\s*>"
+    r"|<<\s*(?:/\s*)?SYS\s*>>"
+    r"|<\s*(?:/\s*)?(?:start_of_turn|end_of_turn|bos|eos|s|pad|unk|sep|cls|mask|think)\s*>",
     re.IGNORECASE,
 )
+_BRACKET_TAG = re.compile(
+    r"\[\s*(?:/\s*)?(?:INST|SYS|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)\s*\]", re.IGNORECASE
+)
+_PIECES = re.compile(r"[^<>\[\]]+|[<>\[\]]")
 _INVISIBLE = {"Cf", "Cc", "Co", "Cs", "Cn"}  # zero-width, bidi controls, private use: nothing a reader can see
 
 
@@ -75,16 +82,62 @@ SYSTEM_PROMPT = (
 
 
 def fence(text: str) -> str:
-    """The text with nothing that could open or close one of the prompt's fences or pose as a chat turn.
+    """The text with nothing that could open or close one of the prompt's fences or pose as a chat turn."""
+    return _remove_tags(_visible(text))
 
-    Removal repeats until nothing changes: taking one token out can join the halves of another around it.
+
+def _remove_tags(text: str) -> str:
+    """Every tag removed, and every tag that a removal forms from the text around it ("</cand<|im_end|>idate_answer>").
+
+    One pass, linear: the text is copied out piece by piece, with the positions of the "<" and "[" that may still
+    open a tag. On each ">" (or "]"), a tag can only start at the last such "<" (tags hold none inside): if the copy
+    from there is one, it is taken out again, and the "<" before it may open a tag with what follows. A ">" that
+    closes no tag ends every open "<" before it (except for a "<<SYS>>"'s second ">"). Removing until nothing
+    changes, pass after pass, costs the square of the nesting depth ("<<<<s>s>s>s>").
     """
-    text = _visible(text)
-    while True:
-        cleaned = _SPECIAL_TOKENS.sub("", _FENCE_TAGS.sub("", text))
-        if cleaned == text:
-            return cleaned
-        text = cleaned
+    out: list[str] = []
+    angles: list[int] = []  # positions in `out` of the "<" that may still open a tag
+    brackets: list[int] = []
+    closed: list[int] = []  # the angles that the ">" just copied closed, should the next ">" finish a "<<SYS>>"
+    for piece in _PIECES.findall(text):
+        reopened, closed = closed, []
+        if piece == "<":
+            angles.append(len(out))
+        elif piece == "[":
+            brackets.append(len(out))
+        out.extend(piece)
+        if piece == ">":
+            start = _tag_start(out, angles[-1:], _ANGLE_TAG)
+            if start is None and reopened:  # "<<SYS>>": the "<" before the last one opened it (tried once)
+                start = _tag_start(out, [reopened[-1] - 1], _ANGLE_TAG)
+                angles = reopened if start is not None else angles
+            if start is None:
+                closed, angles = angles, []
+                continue
+        elif piece == "]":
+            start = _tag_start(out, brackets[-1:], _BRACKET_TAG)
+            if start is None:
+                brackets = []
+                continue
+        else:
+            continue
+        del out[start:]
+        for opened in (angles, brackets):
+            while opened and opened[-1] >= start:
+                opened.pop()
+    return "".join(out)
+
+
+def _tag_start(out: list[str], starts: list[int], tag: re.Pattern) -> int | None:
+    """The start among `starts` (at most one) from which the end of `out` is one whole `tag`."""
+    if starts and starts[0] >= 0 and tag.fullmatch("".join(out[starts[0] :])):
+        return starts[0]
+    return None
+
+
+@functools.lru_cache(maxsize=256)  # a GRPO group's rollouts share one question and reference
+def _fenced_row_text(text: str) -> str:
+    return fence(text)
 
 
 def cut(text: str, max_chars: int) -> str:
@@ -94,8 +147,8 @@ def cut(text: str, max_chars: int) -> str:
 def build_messages(question: str, reference: str, candidate: str) -> list[dict]:
     """The judge request (text only: the judge never sees the image); `candidate` is already cut to length."""
     user = (
-        f"<question>\n{fence(question.replace('<image>', ' ').strip())}\n</question>\n"
-        f"<reference_answer>\n{fence(reference)}\n</reference_answer>\n"
+        f"<question>\n{_fenced_row_text(question.replace('<image>', ' ').strip())}\n</question>\n"
+        f"<reference_answer>\n{_fenced_row_text(reference)}\n</reference_answer>\n"
         f"<candidate_answer>\n{fence(candidate)}\n</candidate_answer>\n"
         "Score (1, 0.5 or 0):"
     )
@@ -119,8 +172,8 @@ class JudgeSettings:
     url: str | None = None
     model: str | None = None
     api_key_env: str | None = None
-    timeout: float = 30.0
-    retries: int = 2
+    timeout: float = 15.0
+    retries: int = 1
     max_concurrency: int = 32
     cache_path: str | None = None
     max_tokens: int = 32
@@ -136,8 +189,17 @@ class JudgeSettings:
     def endpoint(self) -> ChatEndpoint:
         return ChatEndpoint(
             base_url=self.url or "", model=self.model or "", api_key_env=self.api_key_env,
-            timeout=self.timeout, retries=self.retries,
+            timeout=self.timeout, retries=self.retries, max_reply_bytes=reply_bytes_cap(self.max_tokens),
         )
+
+
+REPLY_BYTES_BASE = 256 * 1024  # a chat completion's envelope with room to spare
+REPLY_BYTES_PER_TOKEN = 64  # a token of text, JSON-escaped (\uXXXX), with its reasoning_content twin
+
+
+def reply_bytes_cap(max_tokens: int) -> int:
+    """The largest judge reply worth reading: what `max_tokens` of content and reasoning can fill, and some."""
+    return REPLY_BYTES_BASE + REPLY_BYTES_PER_TOKEN * max_tokens
 
 
 class Judge:

@@ -83,3 +83,91 @@ async def test_empty_content_without_reasoning_is_not_reasoning_only():
     body = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": ""}}]})
     with ChatServer(lambda req: Reply(body=body)) as server:
         assert await chat(endpoint(server), [{"role": "user", "content": "q"}]) == ""
+
+
+# --- a reply is read with a size cap and handled in linear time (issue 26) -----------------------------------
+
+
+class EndlessReply:
+    """A server whose reply claims 512 MB and streams it until the client hangs up; counts what it sent."""
+
+    def __init__(self, content_length: int = 512 * 2**20):
+        import http.server
+        import threading
+
+        self.sent = 0
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(content_length))
+                self.end_headers()
+                chunk = b'{"choices": [{"message": {"content": "' + b"x" * 65536
+                try:
+                    while owner.sent < content_length:
+                        self.wfile.write(chunk)
+                        owner.sent += len(chunk)
+                        chunk = b"x" * 65536
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+async def test_a_huge_reply_is_read_no_further_than_the_cap():
+    """Before, the whole body was read (512 MB: 15 s against a 6.5 s deadline, 1.7 GB), whatever its size."""
+    with EndlessReply() as server:
+        ep = endpoint(server, timeout=20.0, retries=0, max_reply_bytes=2**20)
+        with pytest.raises(ChatError, match="reply body over 1048576 bytes") as info:
+            await chat(ep, [{"role": "user", "content": "q"}])
+    assert info.value.retryable
+    assert server.sent < 64 * 2**20  # the client hung up near the cap: the socket buffers hold the rest
+
+
+async def test_a_reply_nested_deeper_than_the_parser_goes_is_an_undecodable_body():
+    """Before, json's RecursionError escaped the client (an internal error of the reward, not a judge failure)."""
+    with ChatServer(lambda req: Reply(body="[" * 100_000 + "]" * 100_000)) as server:
+        with pytest.raises(ChatError, match="not JSON"):
+            await chat(endpoint(server, retries=0), [{"role": "user", "content": "q"}])
+
+
+def _strip_thinking_before(text: str) -> str:
+    """The regex version of before (quadratic in the number of unclosed <think> tags): the reference semantics."""
+    import re
+
+    text = re.sub(r"<think>.*?</think>", "", text, flags=re.DOTALL | re.IGNORECASE)
+    if "</think>" in text.lower():
+        text = re.split(r"</think>", text, flags=re.IGNORECASE)[-1]
+    return text.strip()
+
+
+def test_strip_thinking_means_what_it_meant_before():
+    import random
+
+    rng = random.Random(26)
+    pieces = ["<think>", "</think>", "<THINK>", "</Think>", "a", "0.5", " ", "\n", "<", "think>"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
+        assert strip_thinking(text) == _strip_thinking_before(text), repr(text)

@@ -34,12 +34,31 @@ ROOT = Path(__file__).resolve().parents[1]
         ({"judge_url": "http://localhost:8000/v1"}, "judge_model"),
         ({"acc_weight": 0, "format_weight": 0}, "acc_weight"),
         ({"judge_max_tokens": 0}, "judge_max_tokens"),
+        # NaN and infinities (issue 26): NaN passed every `value < minimum` check; a NaN weight makes every score
+        # NaN, an infinite timeout is no deadline (and int(inf) raised OverflowError, unnamed).
+        ({"acc_weight": float("nan")}, "acc_weight"),
+        ({"format_weight": "nan"}, "format_weight"),
+        ({"numeric_rel_tol": float("inf")}, "numeric_rel_tol"),
+        ({"judge_timeout": float("inf")}, "judge_timeout"),
+        ({"judge_timeout": "Infinity"}, "judge_timeout"),
+        ({"math_timeout": float("nan")}, "math_timeout"),
+        ({"judge_breaker_cooldown": float("inf")}, "judge_breaker_cooldown"),
+        ({"math_workers": float("inf")}, "math_workers"),
+        ({"judge_retries": float("nan")}, "judge_retries"),
+        ({"judge_timeout": 1e9}, "judge_timeout"),  # finite, but no deadline within a training step
+        ({"judge_max_answer_chars": 10**9}, "judge_max_answer_chars"),
     ],
 )
 def test_a_setting_that_cannot_work_is_named(kwargs, key, monkeypatch):
     monkeypatch.delenv("JUDGE_MODEL", raising=False)
     with pytest.raises(RewardConfigError, match=key):
         check_reward_kwargs(kwargs)
+
+
+def test_the_judge_defaults_bound_a_hung_judge_within_a_training_step():
+    """judge_timeout x (judge_retries + 1) + backoff per sample before the breaker can open: 91.5 s before."""
+    worst = JudgeSettings().endpoint().worst_case_seconds()
+    assert worst == 15.0 * 2 + 0.5 and worst <= 60
 
 
 def test_working_settings_pass(monkeypatch):
@@ -63,7 +82,7 @@ def test_defaults_are_the_dataclass_fields(no_judge_env):
     assert DEFAULTS == {k.key: getattr(k.owner(), k.field) for k in KNOBS}
     assert DEFAULTS["acc_weight"] == RewardConfig().acc_weight == 0.7
     assert DEFAULTS["math_timeout"] == RuleSettings().math_timeout == 5.0
-    assert DEFAULTS["judge_timeout"] == JudgeSettings().timeout == 30.0
+    assert DEFAULTS["judge_timeout"] == JudgeSettings().timeout == 15.0
 
 
 def test_every_settings_field_is_a_knob():
