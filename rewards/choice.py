@@ -10,12 +10,15 @@ names none: it scores 0, so hedging between options or listing them is never rew
 
 from __future__ import annotations
 
+import functools
 import re
 
 from rewards.outcome import Outcome, Reason
-from rewards.text import normalize_text, verify_short_text
+from rewards.text import normalize_text, squeeze_whitespace, verify_short_text
 
-_LINE_OPTION = re.compile(r"^\s*[(\[]?([A-H])\s*[)\].:：、]\s*(.+?)\s*$", re.MULTILINE)
+# No two unbounded whitespace runs meet anywhere in these patterns (`\s*[:]?\s*` would cost the square of a run,
+# `\s*` before a lazy group's end its cube); the option patterns also read the question whitespace-squeezed.
+_LINE_OPTION = re.compile(r"^[^\S\n]*[(\[]?([A-H])\s*[)\].:：、]\s*(.*\S)", re.MULTILINE)
 _PAREN_OPTION = re.compile(r"\(([A-H])\)\s*(.*?)(?=\s*\([A-H]\)|\n|$)", re.DOTALL)
 _LEADING_LETTER = re.compile(r"^\s*(?:option\s+|choice\s+)?[(\[]?([A-Z])(?:\s*[)\]]|\s*[.:：、]|\s*$)", re.IGNORECASE)
 # An uppercase letter standing alone; "A dog" is an article unless "A or C"; "Point B" and "B-52" are labels.
@@ -29,7 +32,7 @@ _CUE = (
 )
 # A letter of any case after a cue, or in brackets: "the answer is b because", "the correct option is (c)".
 _CUED_LETTER = re.compile(
-    rf"\b{_CUE}\s*[:：]?\s*[(\[]?([a-hA-H])(?![\w'\-])(?!\s+(?!(?:because|since|as|or|and|is|which)\b)[a-z])",
+    rf"\b{_CUE}(?:\s*[:：])?\s*[(\[]?([a-hA-H])(?![\w'\-])(?!\s+(?!(?:because|since|as|or|and|is|which)\b)[a-z])",
     re.IGNORECASE,
 )
 _BRACKETED_LETTER = re.compile(r"[(\[]([a-hA-H])[)\]]")
@@ -67,12 +70,18 @@ def _consecutive_from_a(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 def parse_options(question: str) -> dict[str, str]:
     """Letter -> option text from "A. x" / "(A) x" lines, inline "(A) x (B) y" or "A: x B: y"; {} if none."""
+    return dict(_options_of(question))
+
+
+@functools.lru_cache(maxsize=256)  # a GRPO group's rollouts share one question; questions are data-sized
+def _options_of(question: str) -> tuple[tuple[str, str], ...]:
+    question = squeeze_whitespace(question)
     options = _consecutive_from_a(_LINE_OPTION.findall(question))
     if not options:
         options = _consecutive_from_a(_PAREN_OPTION.findall(question))
     if not options:
         options = _consecutive_from_a(_INLINE_OPTION.findall(question))
-    return options
+    return tuple(options.items())
 
 
 def _letters_named(answer: str, allowed: str) -> set[str]:

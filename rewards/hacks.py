@@ -5,31 +5,42 @@ Checked before any verifier or judge runs, so a hack never costs a judge call.
 
 from __future__ import annotations
 
+import functools
 import re
 from difflib import SequenceMatcher
 
 from rewards.choice import SEVERAL, extract_choice, parse_options
 from rewards.outcome import Reason
-from rewards.text import normalize_text
+from rewards.text import normalize_text, squeeze_whitespace
 
 COPY_MIN_CHARS = 15  # shorter questions ("What color?") cannot be told apart from a short answer
 COPY_SIMILARITY = 0.85
-_OPTION_LINE = re.compile(r"^\s*[(\[]?[A-H]\s*[)\].:：、].*$", re.MULTILINE)
+# SequenceMatcher costs up to the product of the lengths: characters are compared up to this length (~5 ms at
+# worst), words beyond it (popular words junked), at most COPY_MAX_WORDS of each side.
+COPY_CHAR_LEVEL_MAX = 300
+COPY_MAX_WORDS = 1000
+_OPTION_LINE = re.compile(r"^[^\S\n]*[(\[]?[A-H]\s*[)\].:：、].*$", re.MULTILINE)
 _PLACEHOLDER = re.compile(r"<image>", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=256)  # a GRPO group's rollouts share one question
 def question_stem(question: str) -> str:
     """The question without image placeholders and option lines, normalised."""
-    return normalize_text(_OPTION_LINE.sub(" ", _PLACEHOLDER.sub(" ", question)))
+    return normalize_text(_OPTION_LINE.sub(" ", _PLACEHOLDER.sub(" ", squeeze_whitespace(question))))
 
 
 def copies_question(answer: str, question: str) -> bool:
+    """The answer says the question back: at least COPY_SIMILARITY alike, by characters for short texts and by
+    words for long ones (whose character comparison would cost seconds)."""
     stem, said = question_stem(question), normalize_text(answer)
     if len(stem) < COPY_MIN_CHARS or len(said) < COPY_MIN_CHARS:
         return False
     if 2 * min(len(stem), len(said)) / (len(stem) + len(said)) < COPY_SIMILARITY:  # ratio's upper bound
         return False
-    matcher = SequenceMatcher(None, said, stem, autojunk=False)
+    if max(len(stem), len(said)) <= COPY_CHAR_LEVEL_MAX:
+        matcher = SequenceMatcher(None, said, stem, autojunk=False)
+    else:
+        matcher = SequenceMatcher(None, said.split()[:COPY_MAX_WORDS], stem.split()[:COPY_MAX_WORDS])
     return matcher.quick_ratio() >= COPY_SIMILARITY and matcher.ratio() >= COPY_SIMILARITY  # cheap bound first
 
 

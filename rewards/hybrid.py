@@ -11,9 +11,19 @@ Where a sample's reward is decided, top to bottom:
    category "descriptive" -> model, anything else -> rule, and `route_inferred` is 1;
 5. judge down (or not configured): `judge_down_policy` "zero" gives acc 0, "rule" falls back to the rules.
 
+A category the labels do not know is flagged in `route_inferred` too (its verifier is inferred from the
+reference), and said once in the log; so is a row without a usable ground truth (reason NO_REFERENCE).
+
 Every sample returns the same scalar keys (verl stacks them by the first sample's keys); `reason` is a
 `rewards.outcome.Reason` code. Per-route accuracy = mean(acc_rule) / mean(route_rule), likewise for model.
 Never raises (a bug scores 0 with reason INTERNAL_ERROR and a logged traceback) and every path is bounded.
+
+Cost on the event loop: at most LOOP_BUDGET_SECONDS of CPU per call, whatever the policy writes, by construction
+(checked by tests/test_reward_fuzz.py, figures in benchmarks/bench_reward_hostile.py): every pattern runs in time
+linear in its input, whitespace runs are squeezed to one character, the texts are bounded before any pattern
+reads them (a rule-route answer to MAX_RULE_ANSWER_CHARS, else ANSWER_TOO_LONG; a judge-route answer to
+`judge_max_answer_chars`; question and ground truth to MAX_ROW_TEXT_CHARS), the copied-question check compares
+words beyond a few hundred characters, and math-verify runs in worker processes (`rewards.math_equiv`).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from rewards.judge import get_judge
 from rewards.labels import DESCRIPTIVE, MODEL, RULE, UnknownLabelError, map_category, map_reward_method
 from rewards.outcome import Outcome, Reason
 from rewards.rule import score_rule
+from rewards.text import squeeze_whitespace
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +48,9 @@ RESULT_KEYS = (
     "judged", "judge_ok", "cache_hit", "timeout", "reason",
 )  # fmt: skip
 _JUDGE_FAILURES = (Reason.JUDGE_DOWN, Reason.JUDGE_NOT_CONFIGURED, Reason.JUDGE_UNPARSEABLE, Reason.JUDGE_REASONING_ONLY)
+LOOP_BUDGET_SECONDS = 0.05  # CPU per call on the event loop (module docstring)
+MAX_RULE_ANSWER_CHARS = 4096  # ~1000 tokens inside <answer>: reasoning, not an answer to a rule question
+MAX_ROW_TEXT_CHARS = 16384  # question / ground truth: more than any prompt of the recipe holds
 _logged: set[str] = set()
 _internal_errors = [0]
 
@@ -53,6 +67,11 @@ async def compute_score(
         info = extra_info if isinstance(extra_info, Mapping) else {}
         category = _canonical(map_category, info.get("category"))
         route, inferred = _route(info.get("reward_method"), category)
+        if category is None and info.get("category") is not None:
+            inferred = True
+            _log_once(f"category {_shown(info.get('category'))} is not one the reward knows (rewards/labels.py): "
+                      "its verifier is chosen from the reference; such samples are counted in route_inferred. "
+                      "Said once, for the first such category", key="unknown category")  # fmt: skip
         outcome = await _accuracy(solution_str, _text(ground_truth), info, category, route, cfg)
     except RewardConfigError as err:
         _log_once(str(err), logging.ERROR)
@@ -70,23 +89,36 @@ async def _accuracy(
     response: str, reference: str, info: Mapping, category: str | None, route: str, cfg: RewardConfig
 ) -> Outcome:
     answer = extract_answer(response)
-    question = _text(info.get("question"))
     if answer is None:
         return Outcome.zero(Reason.NO_ANSWER_BLOCK)
-    if not reference.strip():
+    if not reference.strip() or len(reference) > MAX_ROW_TEXT_CHARS:
+        _log_once(f"a row's ground truth is {'empty' if not reference.strip() else f'{len(reference)} characters'}: "
+                  "such samples score 0 (reason NO_REFERENCE). Said once", key="no reference")  # fmt: skip
         return Outcome.zero(Reason.NO_REFERENCE)
-    hack = detect_hack(answer, question)
+    question = _text(info.get("question"))
+    if len(question) > MAX_ROW_TEXT_CHARS:
+        _log_once(f"questions over {MAX_ROW_TEXT_CHARS} characters are read to there. Said once", key="long question")
+        question = question[:MAX_ROW_TEXT_CHARS]
+    # The hack checks read what the verifier will read: the whole answer on the rule route, the judge's cut else.
+    shown = answer if route == RULE else answer[: cfg.judge.max_answer_chars]
+    if route == RULE and len(answer) > MAX_RULE_ANSWER_CHARS:
+        return Outcome.zero(Reason.ANSWER_TOO_LONG)
+    said, asked, expected = squeeze_whitespace(shown), squeeze_whitespace(question), squeeze_whitespace(reference)
+    hack = detect_hack(said, asked)
     if hack is not None:
         return Outcome.zero(hack)
     if route == RULE:
-        return await score_rule(answer, reference, category, question, cfg.rule)
+        return await score_rule(said, expected, category, asked, cfg.rule)
     if cfg.judge.configured:
         judged = await get_judge(cfg.judge).grade(question, reference, answer)
     else:
         _log_once("model-route samples but no judge configured (judge_url / judge_model): their acc is 0")
         judged = Outcome.zero(Reason.JUDGE_NOT_CONFIGURED)
     if judged.reason in _JUDGE_FAILURES and cfg.down_policy == "rule":
-        fallback = await score_rule(answer, reference, category, question, cfg.rule)
+        if len(answer) > MAX_RULE_ANSWER_CHARS:
+            fallback = Outcome.zero(Reason.ANSWER_TOO_LONG)
+        else:
+            fallback = await score_rule(squeeze_whitespace(answer), expected, category, asked, cfg.rule)
         return Outcome(fallback.acc, judged.reason, judged.timeout or fallback.timeout, judged.judged)
     return judged
 
@@ -136,7 +168,15 @@ def _result(outcome: Outcome, fmt: float, route: str, inferred: bool, acc_w: flo
     }
 
 
-def _log_once(message: str, level: int = logging.WARNING) -> None:
-    if message not in _logged:
-        _logged.add(message)
+def _shown(value: object) -> str:
+    """A row's value for a log line: its repr, cut (a label is data: it may be anything, of any size)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
+def _log_once(message: str, level: int = logging.WARNING, key: str | None = None) -> None:
+    """Log `message` the first time its `key` (the message itself by default) is seen in this process."""
+    key = message if key is None else key
+    if key not in _logged:
+        _logged.add(key)
         logger.log(level, message)

@@ -4,8 +4,8 @@
 several numbers is read for the value it states as final: after "the answer is" / "final answer", else after
 "so" / "therefore" / "thus", else after "=" / "is"; every such statement of the strongest kind present must give
 the same value, else (and for a plain list: "3 or 4", "3, 4, 5") it is SEVERAL and scores 0, never a match
-by luck. Relations other than "=" (`x < 5`), `\\pm`, and LaTeX beyond a plain number are math, left to the
-math verifier. Units convert within a dimension (rewards.units).
+by luck. Relations other than "=" (`x < 5`), `\\pm`, factorials (`5!` outside prose) and LaTeX beyond a plain
+number are math, left to the math verifier. Units convert within a dimension (rewards.units).
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ _DEGREES = re.compile(r"\^\s*\{?\\circ\}?|\u00b0")
 # thousands separators in many locales); "3 4" and "12 34" stay two numbers.
 _SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+(?!\d)")
 # "4 + 4 + 6 = 14": the operands of a worked computation are not values the answer states; only its result is.
-_WORKED = re.compile(r"(?:(?<![\w.])\d[\d.,]*\s*(?:[-+*/\u00d7\u00f7\u00b7\u2212]|\sx\s)\s*)+\d[\d.,]*\s*(?==)")
+# The whole chain is matched, and dropped when "=" follows: a pattern that requires the "=" inside it is retried
+# from every operand of a chain without one ("1+1+1+..."), the square of its length.
+_CHAIN = re.compile(r"(?<![\w.])\d[\d.,]*(?:\s*(?:[-+*/\u00d7\u00f7\u00b7\u2212]|\sx\s)\s*\d[\d.,]*)+\s*")
 _WORDS = {
     w: i
     for i, w in enumerate(
@@ -57,6 +59,10 @@ _FINAL_CUES = (
 )
 _CLAUSE_END = re.compile(r"[;!?\n(]|\.(?:\s|$)|\b(?:because|since|as|which|but|while|whereas)\b", re.IGNORECASE)
 _EQUATION = re.compile(r"^\s*([a-zA-Z])\s*=\s*(?=\S)")
+# "5!" is 120 (math: left to math-verify, which reads it so), unless the answer is prose ("There are 5!"), where
+# "!" ends an exclamation. Prose: a word of two letters or more that is no LaTeX command.
+_FACTORIAL = re.compile(r"\d\s*!(?!=)")
+_PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2}")
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ def states_relation(text: str) -> bool:
 def looks_like_math(text: str) -> bool:
     """Math beyond a plain number: fractions, roots, powers, `x + 1`, relations, `\\pm`.
     `\\text{5 apples}`, `5 cm^2` are numbers."""
-    if states_relation(text):
+    if states_relation(text) or (_FACTORIAL.search(text) and not _PROSE_WORD.search(text)):
         return True
     text = _LATEX_WRAP.sub(r"\1", text)
     return _LATEX_MATH.search(_DEGREES.sub("", _UNIT_POWER.sub(r"\1", text))) is not None
@@ -96,7 +102,7 @@ def _clean(text: str) -> str:
     text = _LATEX_NOISE.sub(" ", text).replace("\\%", "%")
     text = _DEGREES.sub("\u00b0", text)
     text = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"\D", "", m.group()), text)
-    return _WORKED.sub(" ", text)
+    return _CHAIN.sub(lambda chain: " " if text.startswith("=", chain.end()) else chain.group(), text)
 
 
 def _to_float(token: str) -> float:
@@ -131,12 +137,19 @@ def _one(found: list[Number]) -> Number | Several | None:
 
 
 def _stated_final(text: str) -> Number | Several | None:
-    """The value after the strongest kind of final-answer cue present (every such cue must agree)."""
+    """The value after the strongest kind of final-answer cue present (every such cue must agree).
+
+    Each cue's statement runs to the end of its clause. A later cue in a clause already read states nothing new
+    (its statement is the tail of the earlier one), so each clause is read once: "0 = 1 = 2 = ..." without a
+    clause end costs its length, not its square (nor a copy of the rest per "=")."""
     for cue in _FINAL_CUES:
-        values = []
+        values, read_to = [], -1
         for match in cue.finditer(text):
+            if match.end() <= read_to:
+                continue
             end = _CLAUSE_END.search(text, match.end())
-            values.extend(_numbers(text[match.end() : end.start() if end else len(text)]))
+            read_to = end.start() if end else len(text)
+            values.extend(_numbers(text[match.end() : read_to]))
         if values:
             return _one(values)
     return None

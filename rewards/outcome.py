@@ -16,7 +16,7 @@ class Reason(IntEnum):
     SCORED = 0
     NO_ANSWER_BLOCK = 1  # no well-formed <answer>...</answer> in the response
     EMPTY_ANSWER = 2
-    NO_REFERENCE = 3  # the row has no usable ground truth
+    NO_REFERENCE = 3  # the row has no usable ground truth (empty, or longer than any answer); logged once
     MULTIPLE_OPTIONS = 4  # names several options ("A B C D", "A or C")
     MULTIPLE_VALUES = 5  # several different numbers / both yes and no
     COPIED_QUESTION = 6  # the answer repeats the question
@@ -29,6 +29,7 @@ class Reason(IntEnum):
     INTERNAL_ERROR = 13  # a bug in this package; logged with a traceback, the sample scores 0
     CONFIG_ERROR = 14  # bad reward_kwargs; logged once
     JUDGE_REASONING_ONLY = 15  # a reasoning judge used judge_max_tokens thinking: empty content; logged once
+    ANSWER_TOO_LONG = 16  # a rule-route answer block longer than any answer to a rule question (MAX_RULE_ANSWER_CHARS)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,16 @@ _HEDGE = re.compile(
 _SHORT_NEGATION_WORDS = 5  # "It is not.", "I don't think so", "Definitely not": a bare negation answers no
 
 
+_WHITESPACE_RUN = re.compile(r"\s{2,}")
+
+
+def squeeze_whitespace(text: str) -> str:
+    """Every run of whitespace as one character: a newline when the run holds one (lines keep their meaning),
+    else a space. The verifiers read no meaning into a run's length, and a pattern that retries `\\s*` at each
+    character of a long run costs its square; squeezed, no run is longer than one."""
+    return _WHITESPACE_RUN.sub(lambda run: "\n" if "\n" in run.group() else " ", text)
+
+
 def normalize_text(text: str) -> str:
     """'The  Red-Car.' -> 'red car'; 'A' stays 'a' (an answer that is only an article is an option letter).
 
@@ -85,7 +95,6 @@ def verify_yes_no(answer: str, reference: str) -> Outcome:
     return Outcome.of(got == expected)
 
 
-_PARENTHETICAL = re.compile(r"^\s*(.*?)\s*[(\uff08]([^()\uff08\uff09]+)[)\uff09]\s*$")
 _ACRONYM_FILLERS = frozenset({"of", "and", "for", "the", "a", "an", "in", "on", "&"})
 
 
@@ -103,8 +112,19 @@ def _acronym_of(short: str, long: str) -> bool:
 
 
 def _split_parenthetical(text: str) -> tuple[str, str] | None:
-    match = _PARENTHETICAL.match(text)
-    return (match.group(1), match.group(2)) if match and match.group(1) else None
+    """'United States (USA)' -> ('United States', 'USA'): a one-line text, then one final bracketed part with no
+    bracket inside. Found by position, not by a lazy pattern (one retried at every character of a whitespace run
+    costs the square of the run)."""
+    body = text.strip()
+    if not body or body[-1] not in ")\uff09":
+        return None
+    close = len(body) - 1
+    start = max(body.rfind("(", 0, close), body.rfind("\uff08", 0, close))
+    inside = body[start + 1 : close]
+    if start < 0 or not inside or ")" in inside or "\uff09" in inside:
+        return None
+    outside = body[:start].rstrip()
+    return (outside, inside) if outside and "\n" not in outside else None
 
 
 def _alternatives(reference: str) -> set[str]:

@@ -154,3 +154,43 @@ async def test_a_huge_adversarial_response_is_bounded():
     result = await score(response, "B", {"reward_method": "rule", "category": "multiple_choice", "question": MC})
     assert time.monotonic() - start < 5.0
     assert result["format"] == 0.0
+
+
+# --- rows the reward cannot score as labelled: said once, counted (issue 26) ---------------------------------
+
+
+@pytest.fixture
+def fresh_log_once(monkeypatch):
+    from rewards import hybrid
+
+    monkeypatch.setattr(hybrid, "_logged", set())
+
+
+async def test_an_unknown_category_is_said_once_and_counted_in_route_inferred(caplog, fresh_log_once):
+    caplog.set_level(logging.WARNING, logger="rewards.hybrid")
+    for category in ("chart", "chart", "diagram"):
+        result = await score(ok("\\frac{1}{2}"), "0.5", {"reward_method": "rule", "category": category})
+        assert (result["acc"], result["route_rule"], result["route_inferred"]) == (1.0, 1, 1)
+    said = [r.getMessage() for r in caplog.records if "not one the reward knows" in r.getMessage()]
+    assert len(said) == 1 and "'chart'" in said[0]
+    known = await score(ok("\\frac{1}{2}"), "0.5", {"reward_method": "rule", "category": "numeric"})
+    absent = await score(ok("\\frac{1}{2}"), "0.5", {"reward_method": "rule"})
+    assert known["route_inferred"] == absent["route_inferred"] == 0  # the control: no category is no unknown one
+
+
+@pytest.mark.parametrize("ground_truth", ["", "  ", None, [], "x" * 20_000])
+async def test_a_row_without_a_usable_ground_truth_is_said_once_and_has_its_reason(ground_truth, caplog, fresh_log_once):
+    caplog.set_level(logging.WARNING, logger="rewards.hybrid")
+    for _ in range(3):
+        result = await score(ok("42"), ground_truth, {"reward_method": "rule", "category": "numeric"})
+        assert (result["acc"], result["reason"]) == (0.0, Reason.NO_REFERENCE)
+    assert len([r for r in caplog.records if "NO_REFERENCE" in r.getMessage()]) == 1
+
+
+async def test_a_question_longer_than_any_prompt_is_read_to_the_cap(caplog, fresh_log_once):
+    from rewards.hybrid import MAX_ROW_TEXT_CHARS
+
+    caplog.set_level(logging.WARNING, logger="rewards.hybrid")
+    question = MC + "\n" + "and more " * (MAX_ROW_TEXT_CHARS // 9 + 100)
+    result = await score(ok("B"), "B", {"reward_method": "rule", "category": "multiple_choice", "question": question})
+    assert result["acc"] == 1.0 and any("read to there" in r.getMessage() for r in caplog.records)

@@ -198,3 +198,26 @@ def test_hacks():
 )
 def test_answer_type_is_inferred_from_the_reference(reference, question, expected):
     assert infer_answer_type(reference, question) == expected
+
+
+# --- factorials (issue 26): "5!" is 120, not 5 --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer, reference, category, acc",
+    [
+        ("5!", "120", "numeric", 1.0),
+        ("5!", "120", "math", 1.0),
+        ("3!", "3", "numeric", 0.0),
+        ("3!", "6", "fill_in_blank", 1.0),
+        ("x = 4!", "24", "math", 1.0),
+        ("There are 5!", "5", "numeric", 1.0),  # prose: "!" ends an exclamation
+        ("5 != 3", "5", "numeric", 0.0),  # "!=" is no factorial: two numbers, no single value
+    ],
+)
+async def test_a_factorial_is_read_as_its_value(answer, reference, category, acc):
+    from rewards.hybrid import compute_score
+
+    result = await compute_score("t", f"<think>t</think><answer>{answer}</answer>", reference,
+                                 {"reward_method": "rule", "category": category})  # fmt: skip
+    assert result["acc"] == acc, result
