@@ -12,6 +12,11 @@ The deadline measures the task, not the machine: `timeout` is CPU seconds of the
 not scored 0 because the node is saturated by rollouts or data loading. A task that does not use CPU (blocked,
 or starved for longer than anyone should wait) is still ended by a wall-clock cap of `wall_factor * timeout`.
 Queueing for a free worker and a worker's start-up are not counted.
+
+Memory: with `memory_mb`, each worker caps its address space at its size after start-up plus that much
+(`rewards.pool_worker`); a task that reaches the cap gets HardTimeout (cause "memory") and its worker is replaced.
+A worker that dies under a task (the kernel's OOM killer, a crash in C code) is replaced too and the task gets
+HardTimeout (cause "died"): it is not run again, since it may well be what killed the worker.
 """
 
 from __future__ import annotations
@@ -40,7 +45,12 @@ _KILL_GRACE = 0.25  # CPU seconds past the budget before the pool kills a task t
 
 
 class HardTimeout(TimeoutError):
-    """The task used up its CPU budget or its wall-clock cap; it was stopped."""
+    """The task was stopped: `cause` "cpu" (its CPU budget), "wall" (the wall-clock cap), "memory" (the memory
+    cap) or "died" (its worker died under it)."""
+
+    def __init__(self, message: str, cause: str = "cpu"):
+        super().__init__(message)
+        self.cause = cause
 
 
 class PoolUnavailable(RuntimeError):
@@ -48,7 +58,11 @@ class PoolUnavailable(RuntimeError):
 
 
 class _WorkerDied(Exception):
-    pass
+    """The worker was gone before the task reached it: the task may run on a fresh one."""
+
+
+class _DiedUnderTask(Exception):
+    """The worker died while it ran the task."""
 
 
 def _worker_env() -> dict[str, str]:
@@ -62,7 +76,7 @@ def _worker_env() -> dict[str, str]:
 class _Worker:
     """One subprocess and its socket. Used by one pool thread at a time."""
 
-    def __init__(self, initializer: Callable[[], None] | None):
+    def __init__(self, initializer: Callable[[], None] | None, memory_bytes: int | None = None):
         ours, theirs = socket.socketpair()
         try:
             self.process = subprocess.Popen(
@@ -75,7 +89,7 @@ class _Worker:
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
-        self.conn.send(initializer)
+        self.conn.send((initializer, memory_bytes))
         self.ready = False
         self.tasks = 0
         self.cpu_mark = 0.0  # the worker's CPU seconds when it last replied (it idles at ~0 CPU between tasks)
@@ -103,27 +117,33 @@ class _Worker:
         return times.user + times.system
 
     def run(self, fn: Callable, args: tuple, budget: float, wall_cap: float) -> tuple[str, Any]:
-        """(kind, value) from the worker, or ("killed", reason) after the worker was killed for overrunning."""
+        """(kind, value) from the worker, or ("killed_cpu" / "killed_wall", reason) after the worker was killed for
+        overrunning. _WorkerDied: it was gone before the task; _DiedUnderTask: it died running it."""
+        if self.process.poll() is not None:
+            raise _WorkerDied(f"worker exited while idle (code {self.process.returncode})")
         try:
             self.conn.send((fn, args, budget))
         except OSError as exc:
             raise _WorkerDied("worker gone before the task was sent") from exc
         self.tasks += 1
         started, cpu_at_start = time.monotonic(), self.cpu_mark
-        # No task has used its budget before `budget` seconds of wall time: wait that long without looking.
-        if self.conn.poll(budget):
-            return self._recv()
-        while True:
-            cpu = self.cpu_seconds() - cpu_at_start
-            wall = time.monotonic() - started
-            if cpu >= budget + _KILL_GRACE:
-                self.kill()
-                return "killed", f"{cpu:.2f} CPU s, past its budget of {budget:g}s"
-            if wall >= wall_cap:
-                self.kill()
-                return "killed", f"{wall:.1f}s of wall time with {cpu:.2f} CPU s (cap {wall_cap:g}s)"
-            if self.conn.poll(min(0.1, max(0.0, wall_cap - wall))):
+        try:
+            # No task has used its budget before `budget` seconds of wall time: wait that long without looking.
+            if self.conn.poll(budget):
                 return self._recv()
+            while True:
+                cpu = self.cpu_seconds() - cpu_at_start
+                wall = time.monotonic() - started
+                if cpu >= budget + _KILL_GRACE:
+                    self.kill()
+                    return "killed_cpu", f"{cpu:.2f} CPU s, past its budget of {budget:g}s"
+                if wall >= wall_cap:
+                    self.kill()
+                    return "killed_wall", f"{wall:.1f}s of wall time with {cpu:.2f} CPU s (cap {wall_cap:g}s)"
+                if self.conn.poll(min(0.1, max(0.0, wall_cap - wall))):
+                    return self._recv()
+        except _WorkerDied as exc:
+            raise _DiedUnderTask(str(exc)) from exc
 
     def kill(self) -> None:
         """SIGKILL: a task stuck in C code ignores anything gentler."""
@@ -149,12 +169,14 @@ class HardTimeoutPool:
         initializer: Callable[[], None] | None = None,
         startup_timeout: float = 60.0,
         wall_factor: float = WALL_FACTOR,
+        memory_mb: int | None = None,
     ):
         self.workers = max(1, int(workers))
         self.initializer = initializer
+        self.memory_bytes = int(memory_mb * 2**20) if memory_mb else None
         self.startup_timeout = startup_timeout
         self.wall_factor = wall_factor
-        self.replacements = 0  # workers killed for overrunning their deadline
+        self.replacements = 0  # workers replaced after a task overran its CPU, wall-clock or memory cap, or died
         self._lock = threading.RLock()
         self._threads: ThreadPoolExecutor | None = None
         self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
@@ -171,7 +193,7 @@ class HardTimeoutPool:
 
     def _spawn(self) -> _Worker | None:
         try:
-            worker = _Worker(self.initializer)
+            worker = _Worker(self.initializer, self.memory_bytes)
         except OSError as exc:
             logger.warning("cannot start a math worker process: %s", exc)
             return None
@@ -202,20 +224,27 @@ class HardTimeoutPool:
                     self._retire(worker)
                     worker = None
                     continue
+                except _DiedUnderTask as exc:
+                    kind, value = "died", f"its worker died under it ({exc})"
                 if kind == "ok":
                     return value
                 if kind == "error":
                     raise value
-                if kind == "killed":
-                    with self._lock:
-                        self.replacements += 1
-                    self._retire(worker)
-                    worker = self._spawn()  # starts now; the next task waits for its start-up, not this one
-                    raise HardTimeout(f"task stopped: {value}")
-                raise HardTimeout(f"task used its CPU budget of {timeout:g}s")
+                if kind == "cpu_timeout":
+                    raise HardTimeout(f"task used its CPU budget of {timeout:g}s", "cpu")
+                cause = {"killed_cpu": "cpu", "killed_wall": "wall", "memory": "memory", "died": "died"}[kind]
+                with self._lock:
+                    self.replacements += 1
+                self._retire(worker)
+                worker = self._spawn()  # starts now; the next task waits for its start-up, not this one
+                raise HardTimeout(f"task stopped: {value}", cause)
             raise PoolUnavailable("no worker process could run this task (two attempts)")
         finally:
             self._idle.put(worker)
+
+    def start_workers(self) -> None:
+        """Start the worker processes now, without waiting for them to be ready."""
+        self._start_threads()
 
     def start(self) -> None:
         """Start every worker and wait until each is ready (for callers that want start-up out of the way)."""

@@ -4,14 +4,26 @@ Cheap cases never leave the process: identical text, or two plain numbers. The r
 (`rewards.hard_pool`), which bounds the check by CPU time and kills it if it ignores that bound. A GRPO group
 often repeats the same final answer, so verdicts are memoised per process and concurrent identical checks
 share one worker call.
+
+Two lanes, so that a few pathological answers (sympy bombs such as `(x+1)^{99999999}`) never hold ordinary ones
+behind them: every check runs first in the fast lane with FAST_LANE_SECONDS of CPU, which ordinary answers need a
+small part of; a check that needs more runs again, with the whole `math_timeout`, in the slow lane's own workers.
+An ordinary answer so waits at most for the fast-lane checks queued before it, each stopped at FAST_LANE_SECONDS.
+Each worker's memory is capped at WORKER_MEMORY_MB over its start-up size; a check that reaches the cap scores as
+a timeout and its worker is replaced (never retried in the slow lane: more CPU would not give it more memory).
+Bounded memory in this process too: verdicts are memoised by a digest of the pair (not the texts), the worker
+memoises parsed references only, and only short ones.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from cachetools import LRUCache
 
@@ -25,6 +37,9 @@ logger = logging.getLogger(__name__)
 EQUAL, DIFFERENT, UNPARSEABLE, TIMEOUT = "equal", "different", "unparseable", "timeout"
 MATH_ERROR = "error"  # the pool could not run the check (parent side only)
 _DELIMITED = ("$", "\\(", "\\[", "\\boxed")
+FAST_LANE_SECONDS = 0.5  # CPU: math-verify on an ordinary answer takes milliseconds
+WORKER_MEMORY_MB = 512  # address space per worker over its start-up size (~75 MB with math-verify loaded)
+_MEMO_MAX_CHARS = 1000  # a reference longer than this is parsed afresh each time
 _NOISE = re.compile(r"\s+|\$|\\left|\\right|\\[,;:! ]")
 
 
@@ -33,12 +48,18 @@ def _as_latex(text: str) -> str:
     return text if any(d in text for d in _DELIMITED) else f"${text}$"
 
 
-@functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> tuple:
-    """Worker side, memoised: a reference is parsed once for all the answers a GRPO group gives to it."""
     from math_verify import parse
 
     return tuple(parse(_as_latex(text), parsing_timeout=None, raise_on_error=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_reference(text: str) -> tuple:
+    """Worker side, memoised: a reference is parsed once for all the answers a GRPO group gives to it. Answers are
+    not memoised here (this process memoises their verdicts), so what the cache holds is data-sized, not
+    policy-sized."""
+    return _parse(text)
 
 
 def verify_pair(answer: str, reference: str) -> str:
@@ -50,10 +71,13 @@ def verify_pair(answer: str, reference: str) -> str:
     from math_verify import verify
 
     try:
-        gold, pred = _parse(reference), _parse(answer)
+        gold = _parse_reference(reference) if len(reference) <= _MEMO_MAX_CHARS else _parse(reference)
+        pred = _parse(answer)
         if not gold or not pred:
             return UNPARSEABLE
         return EQUAL if verify(list(gold), list(pred), timeout_seconds=None, raise_on_error=True) else DIFFERENT
+    except MemoryError:  # the worker's memory cap: the pool scores it as a timeout and replaces the worker
+        raise
     except Exception:  # math-verify's parser raises a zoo of types on malformed LaTeX
         return UNPARSEABLE
 
@@ -65,19 +89,33 @@ def warm_worker() -> None:
 
 
 _pool: HardTimeoutPool | None = None
+_slow_pool: HardTimeoutPool | None = None
 _pool_lock = threading.Lock()
-_verdicts: LRUCache = LRUCache(maxsize=65536)
+_verdicts: LRUCache = LRUCache(maxsize=65536)  # keys are 16-byte digests: ~10 MB at most
 _verdicts_lock = threading.Lock()
 _inflight: InFlight[str] = InFlight()
 
 
 def get_pool(workers: int) -> HardTimeoutPool:
-    """The process-wide pool; its size is fixed by the first caller."""
-    global _pool
+    """The process-wide fast-lane pool (`workers` processes); its size is fixed by the first caller."""
+    return _lanes(workers)[0]
+
+
+def _lanes(workers: int) -> tuple[HardTimeoutPool, HardTimeoutPool]:
+    """(fast, slow): both created, and their workers started, together, so a slow-lane check never waits for a
+    start-up the fast lane could have hidden. The slow lane has half as many workers (at least one)."""
+    global _pool, _slow_pool
     with _pool_lock:
-        if _pool is None:
-            _pool = HardTimeoutPool(workers, initializer=warm_worker)
-        return _pool
+        if _pool is None or _slow_pool is None:
+            _pool = HardTimeoutPool(workers, initializer=warm_worker, memory_mb=WORKER_MEMORY_MB)
+            _slow_pool = HardTimeoutPool(max(1, workers // 2), initializer=warm_worker, memory_mb=WORKER_MEMORY_MB)
+            _slow_pool.start_workers()
+        return _pool, _slow_pool
+
+
+def _pair_key(answer: str, reference: str) -> bytes:
+    pair = f"{len(answer)}:{answer}{reference}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(pair, digest_size=16).digest()
 
 
 def _compact(text: str) -> str:
@@ -99,7 +137,7 @@ async def verify_math(answer: str, reference: str, *, timeout: float, workers: i
     fast = _fast_path(answer, reference, rel_tol)
     if fast is not None:
         return Outcome.of(fast)
-    key = (answer, reference)
+    key = _pair_key(answer, reference)
     with _verdicts_lock:
         verdict = _verdicts.get(key)
     if verdict is None:
@@ -113,14 +151,28 @@ async def verify_math(answer: str, reference: str, *, timeout: float, workers: i
     return Outcome.of(verdict == EQUAL)
 
 
-async def _verify_in_pool(answer: str, reference: str, timeout: float, workers: int) -> str:
+async def run_in_lanes(fn: Callable[..., Any], *args: Any, timeout: float, workers: int) -> Any:
+    """fn(*args) in the fast lane with FAST_LANE_SECONDS of CPU, else in the slow lane with `timeout` (module
+    docstring). Raises HardTimeout (also for a task stopped at its memory cap or killing its worker in the fast
+    lane: those are not run again) or PoolUnavailable."""
+    fast_budget = min(timeout, FAST_LANE_SECONDS)
     try:
-        verdict = await get_pool(workers).run(verify_pair, answer, reference, timeout=timeout)
-    except HardTimeout:  # not memoised: the wall-clock cap may have been the machine's fault
+        return await get_pool(workers).run(fn, *args, timeout=fast_budget)
+    except HardTimeout as stopped:
+        if fast_budget >= timeout or stopped.cause in ("memory", "died"):
+            raise
+    return await _lanes(workers)[1].run(fn, *args, timeout=timeout)
+
+
+async def _verify_in_pool(answer: str, reference: str, timeout: float, workers: int) -> str:
+    """The verdict of the lanes. TIMEOUT is not memoised: the wall-clock cap may have been the machine's fault."""
+    try:
+        verdict = await run_in_lanes(verify_pair, answer, reference, timeout=timeout, workers=workers)
+    except HardTimeout:
         return TIMEOUT
     except PoolUnavailable:
         logger.warning("math-verify pool unavailable; scoring this answer 0")
         return MATH_ERROR
     with _verdicts_lock:
-        _verdicts[(answer, reference)] = verdict
+        _verdicts[_pair_key(answer, reference)] = verdict
     return verdict
