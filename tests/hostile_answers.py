@@ -94,12 +94,11 @@ def worked(rng: random.Random, size: int) -> Case:
 
 
 def end_marker(rng: random.Random, size: int) -> Case:
-    """A response that ends in a long whitespace run (or many end-of-turn markers) after its answer."""
-    if rng.random() < 0.5:
-        tail = _run(rng, size) + rng.choice(["x", "<|im_end|>", ""])
-    else:
-        tail = (rng.choice(["<|im_end|>", "</s>", "<|endoftext|>"]) + _run(rng, 3)) * (size // 14)
-    return Case(f"{THINK}<answer>42</answer>{tail}", "42", {"reward_method": "rule", "category": "numeric"})
+    """After the answer, a long whitespace run that no end-of-turn marker follows, then many markers: the run
+    was quadratic for the old search for trailing markers, the markers for a per-character alternation."""
+    run = _run(rng, size // 2) + rng.choice(["x", ".", "ok", "<|im_end"])
+    markers = (rng.choice(["<|im_end|>", "</s>", "<|endoftext|>"]) + _run(rng, rng.randrange(4))) * (size // 28)
+    return Case(f"{THINK}<answer>42</answer>{run}{markers}", "42", {"reward_method": "rule", "category": "numeric"})
 
 
 def parenthetical(rng: random.Random, size: int) -> Case:
