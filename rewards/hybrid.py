@@ -29,6 +29,7 @@ words beyond a few hundred characters, and math-verify runs in worker processes 
 from __future__ import annotations
 
 import logging
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -169,9 +170,8 @@ def _result(outcome: Outcome, fmt: float, route: str, inferred: bool, acc_w: flo
 
 
 def _shown(value: object) -> str:
-    """A row's value for a log line: its repr, cut (a label is data: it may be anything, of any size)."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:80] + "..."
+    """A row's value for a log line: its repr, bounded in length and depth (a label is data: it may be anything)."""
+    return reprlib.repr(value)
 
 
 def _log_once(message: str, level: int = logging.WARNING, key: str | None = None) -> None:
