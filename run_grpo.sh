@@ -8,6 +8,7 @@
 # Every default is in recipes/wethink/config/wethink_7b.yaml (and wethink_grpo.yaml it includes). Environment
 # variables override it only when set (MODEL_PATH, DATA_DIR, NNODES, JUDGE_URL, ...: the table in README,
 # "Settings and which layer wins"); overrides on the command line win over both.
-# Every launcher of every variant is in recipes/wethink/; this one is recipes/wethink/run_wethink_7b.sh.
+# Every launcher of every variant is in recipes/wethink/ (this one's twin: recipes/wethink/run_wethink_7b.sh).
 set -euo pipefail
-WETHINK_LAUNCHER=$0 exec bash "$(dirname "${BASH_SOURCE[0]}")/recipes/wethink/run_wethink_7b.sh" "$@"
+CONFIG=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/recipes/wethink/config/wethink_7b.yaml
+exec "${PYTHON:-python3}" -m recipes.wethink.launch "$CONFIG" -- "$@"  # how a run starts: recipes/wethink/launch.py

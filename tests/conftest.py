@@ -22,7 +22,7 @@ def shared(tmp_path_factory):
     from filelock import FileLock
 
     from data_prep.wethink import prepare
-    from recipes.wethink.smoke import ensure_tiny_model
+    from recipes.cpu.tiny_model import ensure_tiny_model
     from tests.e2e import REPO
 
     root = tmp_path_factory.mktemp("e2e_shared")

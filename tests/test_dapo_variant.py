@@ -31,7 +31,7 @@ PROMPT_LENGTH = 4
 
 
 def compose(name: str = "wethink_dapo", overrides: tuple[str, ...] = ()):
-    from recipes.wethink.dry_run import compose_config
+    from recipes.wethink.gate import compose_config
 
     return compose_config(CONFIGS, name, list(overrides))
 

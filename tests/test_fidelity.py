@@ -143,7 +143,7 @@ def readme_problem(row: str, paper: str, source: str, rows: dict[str, list[str]]
 
 @pytest.fixture(scope="module")
 def cfg():
-    from recipes.wethink.dry_run import compose_config
+    from recipes.wethink.gate import compose_config
 
     return compose_config("pkg://recipes.wethink.config", "wethink_7b", [])
 

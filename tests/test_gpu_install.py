@@ -28,7 +28,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from recipes.cpu.install_vllm import ALIAS_VERSION, VLLM_VERSION
-from recipes.wethink import dry_run
+from recipes.wethink import gate
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL_HEADING = "### Install (every GPU node)"
@@ -147,7 +147,7 @@ def test_readme_install_block_has_the_two_steps():
     steps = install_steps()
     assert [step for step in steps if '.[gpu]' in step] == [["-e", ".[gpu]"]], steps
     builds = [step for step in steps if "--no-build-isolation" in step]
-    assert [f"pip install {shlex.join(step)}" for step in builds] == [dry_run.FLASH_ATTN_INSTALL], steps
+    assert [f"pip install {shlex.join(step)}" for step in builds] == [gate.FLASH_ATTN_INSTALL], steps
     assert steps.index(["-e", ".[gpu]"]) < steps.index(builds[0]), "flash-attn is built against step 1's torch"
 
 
@@ -231,44 +231,44 @@ def test_control_plain_vllm_pin_takes_the_cpu_alias(tmp_path, monkeypatch):
 
 
 def compose(*overrides: str):
-    return dry_run.compose_config("pkg://recipes.wethink.config", "wethink_7b", list(overrides))
+    return gate.compose_config("pkg://recipes.wethink.config", "wethink_7b", list(overrides))
 
 
-FALLBACK = dry_run.WITHOUT_FLASH_ATTN.split()
+FALLBACK = gate.WITHOUT_FLASH_ATTN.split()
 
 
 def test_flash_attn_check_names_the_settings_and_the_install_line():
     cfg = compose()
     settings = ["actor_rollout_ref.model.override_config.attn_implementation=flash_attention_2",
                 "actor_rollout_ref.model.use_remove_padding=true"]  # fmt: skip
-    assert dry_run.flash_attn_settings(cfg) == settings
-    with pytest.raises(dry_run.ConfigCheckError) as refused:
-        dry_run.check_flash_attn(cfg, installed=False, cuda=True)  # a GPU node without the package
-    assert all(s in str(refused.value) for s in [*settings, dry_run.FLASH_ATTN_INSTALL, dry_run.WITHOUT_FLASH_ATTN])
-    assert dry_run.check_flash_attn(cfg, installed=True, cuda=True) is None  # control: installed
-    note = dry_run.check_flash_attn(cfg, installed=False, cuda=False)  # a laptop's --dry-run: a note, no refusal
+    assert gate.flash_attn_settings(cfg) == settings
+    with pytest.raises(gate.ConfigRejected) as refused:
+        gate.check_flash_attn(cfg, installed=False, cuda=True)  # a GPU node without the package
+    assert all(s in str(refused.value) for s in [*settings, gate.FLASH_ATTN_INSTALL, gate.WITHOUT_FLASH_ATTN])
+    assert gate.check_flash_attn(cfg, installed=True, cuda=True) is None  # control: installed
+    note = gate.check_flash_attn(cfg, installed=False, cuda=False)  # a laptop's --dry-run: a note, no refusal
     assert note == str(refused.value)
     # The documented fallback needs no flash-attn, and neither does --smoke's CPU run.
-    assert dry_run.flash_attn_settings(compose(*FALLBACK)) == []
-    assert dry_run.check_flash_attn(compose(*FALLBACK), installed=False, cuda=True) is None
-    assert dry_run.flash_attn_settings(compose("trainer.device=cpu")) == []
+    assert gate.flash_attn_settings(compose(*FALLBACK)) == []
+    assert gate.check_flash_attn(compose(*FALLBACK), installed=False, cuda=True) is None
+    assert gate.flash_attn_settings(compose("trainer.device=cpu")) == []
 
 
 def test_dry_run_refuses_on_a_gpu_machine_without_flash_attn(monkeypatch, capsys):
     """Through the launch gate every run passes (compose_and_validate, as --dry-run and main.py): a note here, no
-    CUDA; exit-worthy ConfigCheckError when torch sees a GPU; the fallback passes on that GPU machine."""
+    CUDA; exit-worthy ConfigRejected when torch sees a GPU; the fallback passes on that GPU machine."""
     from verl.utils import device
 
     if importlib.util.find_spec("flash_attn") is not None:
         pytest.skip("flash-attn is installed here")
     argv = ["--config-path=pkg://recipes.wethink.config", "--config-name=wethink_7b"]
     monkeypatch.setattr(device, "is_cuda_available", False)
-    dry_run.compose_and_validate(argv)
-    assert f"note: {dry_run.check_flash_attn(compose(), False, False)}" in capsys.readouterr().err
+    gate.compose_and_validate(argv)
+    assert f"note: {gate.check_flash_attn(compose(), False, False)}" in capsys.readouterr().err
     monkeypatch.setattr(device, "is_cuda_available", True)
-    with pytest.raises(dry_run.ConfigCheckError, match="need the flash-attn package"):
-        dry_run.compose_and_validate(argv)
-    dry_run.compose_and_validate([*argv, *FALLBACK])
+    with pytest.raises(gate.ConfigRejected, match="need the flash-attn package"):
+        gate.compose_and_validate(argv)
+    gate.compose_and_validate([*argv, *FALLBACK])
     assert "flash-attn" not in capsys.readouterr().err
 
 

@@ -86,9 +86,8 @@ LAUNCHERS = {
     },
 }
 
-# The launchers' environment knobs (recipes/wethink/common.sh): unset in tests that check the yaml decides.
-KNOBS = {line.strip().split("=")[0] for line in (LAUNCHER_DIR / "common.sh").read_text().split("WETHINK_KNOBS=(")[1]
-         .split(")")[0].splitlines() if "=" in line}  # fmt: skip
+# The launchers' environment knobs (recipes/wethink/launch.py): unset in tests that check the yaml decides.
+KNOBS = set(__import__("recipes.wethink.launch", fromlist=["KNOBS"]).KNOBS["grpo"])
 
 LEGACY_KEY = re.compile(r"(^|[\s\"'])\+?(custom_reward_function|reward_model)\.")
 
@@ -237,7 +236,7 @@ def test_misspelt_key_fails_naming_it(bad):
 def _accepted(config_name: str) -> tuple[str, ...]:
     """The arguments a launcher passes for this config, checked once to be accepted (the control of every refusal
     test below: what refuses is the override, not the rest)."""
-    from recipes.wethink.dry_run import compose_and_validate
+    from recipes.wethink.gate import compose_and_validate
 
     argv = (f"--config-path={LAUNCHER_DIR / 'config'}", f"--config-name={config_name}",
             f"data.train_files={DATA}/train.parquet", f"data.val_files={DATA}/val.parquet")  # fmt: skip
@@ -248,9 +247,9 @@ def _accepted(config_name: str) -> tuple[str, ...]:
 def refusal(config_name: str, *overrides: str) -> str:
     """What --dry-run's check (compose_and_validate, run in process: one compose, not a launcher start) says about
     the config with these overrides; fails the test if it is accepted."""
-    from recipes.wethink.dry_run import ConfigError, compose_and_validate
+    from recipes.wethink.gate import ConfigRejected, compose_and_validate
 
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(ConfigRejected) as refused:
         compose_and_validate([*_accepted(config_name), *overrides])
     return f"{type(refused.value).__name__}: {refused.value}"
 
@@ -274,7 +273,7 @@ def test_values_that_cannot_work_are_refused_naming_the_key(bad, named):
 
 def test_added_keys_that_verl_reads_as_a_whole_are_accepted():
     """`+` into the free-form dicts verl passes on (HF overrides, engine kwargs, ray.init, reward kwargs) is fine."""
-    from recipes.wethink.dry_run import compose_and_validate
+    from recipes.wethink.gate import compose_and_validate
 
     compose_and_validate([f"--config-path={LAUNCHER_DIR / 'config'}", "--config-name=wethink_7b",
                           "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
@@ -288,7 +287,7 @@ def _fields_the_yaml_leaves_out(cfg) -> list[str]:
 
     from omegaconf import OmegaConf
 
-    from recipes.wethink.dry_run import _target_class
+    from recipes.wethink.gate import _target_class
 
     found = []
 
@@ -309,7 +308,7 @@ def test_added_fields_that_verls_dataclasses_declare_are_accepted():
     """`+actor_rollout_ref.rollout.enable_sleep_mode=false` is a real field of verl's RolloutConfig that rollout.yaml
     does not list: accepted, as is every other such field of verl's config dataclasses (found by walking the
     composed config, not listed by hand); a misspelt one is still refused (the control)."""
-    from recipes.wethink.dry_run import check_added_keys, compose_and_validate, compose_config
+    from recipes.wethink.gate import check_added_keys, compose_and_validate, compose_config
 
     argv = _accepted("wethink_7b")
     compose_and_validate([*argv, "+actor_rollout_ref.rollout.enable_sleep_mode=false"])

@@ -1,8 +1,6 @@
 """check_reward_kwargs: the single check launchers and --dry-run run on reward_kwargs before verl starts; the\nreward's defaults, written once; and that it reads no environment variable for its judge."""
 
-import re
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +18,6 @@ from rewards.config import (
 )
 from rewards.judge import JudgeSettings
 from rewards.rule import RuleSettings
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -131,10 +127,13 @@ def test_the_reward_reads_no_environment_for_its_judge(monkeypatch, no_judge_env
 
 
 def test_the_launchers_map_the_same_variables_onto_the_reward_kwargs():
-    """recipes/wethink/common.sh turns JUDGE_URL / JUDGE_MODEL into judge_url / judge_model (the names the reward's
+    """recipes/wethink/launch.py turns JUDGE_URL / JUDGE_MODEL into judge_url / judge_model (the names the reward's
     messages give), and every reward kwarg a launcher variable sets is a knob."""
-    text = (ROOT / "recipes" / "wethink" / "common.sh").read_text(encoding="utf-8")
-    mapped = dict(re.findall(r"^\s*([A-Z_]+)=(?:\+\+)?reward\.custom_reward_function\.reward_kwargs\.(\w+)\s*$", text, re.M))
+    from recipes.wethink.launch import KNOBS as LAUNCH_KNOBS
+
+    prefix = "reward.custom_reward_function.reward_kwargs."
+    mapped = {var: key.lstrip("+").removeprefix(prefix) for var, key in LAUNCH_KNOBS["grpo"].items()
+              if key.lstrip("+").startswith(prefix)}  # fmt: skip
     assert mapped[JUDGE_URL_ENV] == "judge_url" and mapped[JUDGE_MODEL_ENV] == "judge_model"
     assert set(mapped.values()) <= set(DEFAULTS) and len(mapped) >= 6  # judge url/model/key/timeout/retries/...
 

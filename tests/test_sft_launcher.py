@@ -164,7 +164,7 @@ def test_unknown_key_is_refused_naming_it():
 
 def dry_run_in_process(capsys, *overrides: str, sft_file: str = "/data/sft.parquet") -> tuple[int, str, str]:
     """The launcher's Python side called as run_sft.sh calls it (faster than a process per case)."""
-    from recipes.wethink.sft_launch import main
+    from recipes.wethink.launch import main
 
     code = main([str(CONFIG), f"data.train_files={sft_file}", "--", "--dry-run", *overrides])
     out, err = capsys.readouterr()
@@ -261,7 +261,7 @@ def weight_moves(initial: Path, trained: Path) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def tiny_cache(shared) -> Path:
     """The session's one tiny model (tests/conftest.py), shared with the GRPO end-to-end runs."""
-    from recipes.wethink.smoke import TINY_MODEL_VERSION
+    from recipes.cpu.tiny_model import TINY_MODEL_VERSION
 
     return shared["cache"] / TINY_MODEL_VERSION
 

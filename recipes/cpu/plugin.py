@@ -5,7 +5,8 @@ Loaded in every verl process through verl's own hook, before anything else of ve
     VERL_USE_EXTERNAL_MODULES=recipes.cpu.plugin VERL_PLATFORM=cpu python -m verl.trainer.main_ppo ... \
         actor_rollout_ref.rollout.name=hf_cpu trainer.device=cpu ...
 
-(`recipes.wethink.smoke` sets all of this up; see README "Check your fork on CPU"). On import it:
+(`--smoke` sets all of this up, with the environment in `recipes.cpu.env`; see README "Check your fork on CPU").
+On import it:
 1. refuses any verl but 0.9.1 (the patches below are written against it);
 2. registers the `cpu` platform (`recipes.cpu.platform`), selected only by `VERL_PLATFORM=cpu`;
 3. registers verl's own FSDP engines for the `cpu` device (verl registers them for cuda/npu only);

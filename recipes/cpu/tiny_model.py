@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from data_prep.schema import SYSTEM_PROMPT
@@ -58,6 +60,7 @@ CHAT_TEMPLATE = (
 TAUGHT_ANSWERS = ("A", "B", "C", "D", "Yes", "No", "2", "3", "5", "6")
 TAUGHT_THINKING = "I compare the options."
 TEACH_STEPS = 80
+TINY_MODEL_VERSION = "tiny-qwen25vl-v2"  # bump when what this module builds changes (v2: taught the format)
 
 # Small pixel bounds keep every image at 4..64 merged patches: fast on CPU, still multi-patch.
 TINY_MIN_PIXELS = 4 * 28 * 28
@@ -249,3 +252,30 @@ def build_tiny_qwen25vl(path: str | os.PathLike, with_model: bool = False, taugh
             teach_answer_format(model, processor)
         model.save_pretrained(out)
     return str(out)
+
+
+def cache_dir() -> Path:
+    """Where `--smoke` keeps what it builds once (WETHINK_CACHE, else ~/.cache/wethink-verl)."""
+    root = os.environ.get("WETHINK_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "wethink-verl")
+    return Path(root)
+
+
+def ensure_tiny_model(root: Path | None = None) -> Path:
+    """The tiny Qwen2.5-VL (tokenizer, processor, random weights taught the answer format, so that rollouts on
+    any backend have reward variance), built once into the cache; a half-written build never looks finished
+    (built in a temporary folder, renamed at the end)."""
+    target = (root or cache_dir()) / TINY_MODEL_VERSION
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{TINY_MODEL_VERSION}-", dir=target.parent))
+    try:
+        build_tiny_qwen25vl(staging, with_model=True, taught=True)
+        try:
+            staging.rename(target)
+        except OSError:  # another process finished first: theirs is as good as ours
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,16 +1,15 @@
-"""`--dry-run` for every launcher: compose the exact config the real run gets, check it with verl's own code.
+"""The gate: the checks every run passes before training, whatever starts it (a launcher's `--dry-run`, a local
+run, a cluster submission, `--smoke`, and `recipes.wethink.main` itself once more inside verl's process).
 
-The launchers call `python3 -m recipes.wethink.main --config-path=... --config-name=... OVERRIDES`; with
-`--dry-run` they call this module with the same arguments instead. It composes through Hydra against verl
-0.9.1's real `ppo_trainer` schema (an unknown or misspelt key fails, naming the key), runs verl's
-`validate_config` (batch divisibility, micro-batch settings, ...), refuses the legacy reward keys that 0.9.x
-silently ignores, imports the dataset class and reward function the way verl does, and prints the config.
-No GPU, no data, no model download needed.
+It composes the exact config the run gets through Hydra against verl 0.9.1's real `ppo_trainer` schema (an
+unknown or misspelt key fails, naming the key), runs verl's `validate_config` (batch divisibility, micro-batch
+settings, ...), refuses the legacy reward keys that 0.9.x silently ignores, imports the dataset class and reward
+function the way verl does, and checks the recipe's own settings. No GPU, no data, no model download needed.
+Every refusal is one exception, `ConfigRejected`, whose message names the key.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import difflib
@@ -28,8 +27,13 @@ from omegaconf.errors import OmegaConfBaseException
 LEGACY_REWARD_SECTIONS = ("custom_reward_function", "reward_model")
 
 
-class ConfigCheckError(RuntimeError):
-    """A composed config that verl would reject or silently misread."""
+class ConfigRejected(RuntimeError):
+    """A config that cannot work (verl would reject or silently misread it); the message names the key."""
+
+
+def _rejected(exc: BaseException) -> ConfigRejected:
+    """Hydra's, OmegaConf's and verl's own refusals (its asserts and ValueErrors), as the gate's one exception."""
+    return ConfigRejected(f"{type(exc).__name__}: {exc}")
 
 
 def compose_config(config_path: str, config_name: str, overrides: list[str]) -> DictConfig:
@@ -38,8 +42,11 @@ def compose_config(config_path: str, config_name: str, overrides: list[str]) -> 
         init = initialize_config_module(config_module=config_path.removeprefix("pkg://"), version_base=None)
     else:
         init = initialize_config_dir(config_dir=config_path, version_base=None)
-    with init:
-        return compose(config_name=config_name, overrides=overrides)
+    try:
+        with init:
+            return compose(config_name=config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise _rejected(exc) from exc
 
 
 def _set_leaves(node: object, prefix: str) -> list[str]:
@@ -55,7 +62,7 @@ def check_no_legacy_reward_keys(cfg: DictConfig) -> None:
         if section in cfg:
             used += _set_leaves(OmegaConf.to_container(cfg[section], resolve=False), section)
     if used:
-        raise ConfigCheckError(
+        raise ConfigRejected(
             f"legacy reward keys set (verl 0.9.x silently ignores them): {', '.join(used)}; "
             "use reward.custom_reward_function.* / reward.reward_model.* instead"
         )
@@ -65,7 +72,7 @@ def check_batch_geometry(cfg: DictConfig) -> None:
     """verl checks the mini-batch only without dynamic batch sizes; the recipe uses them, so check it here."""
     prompts, mini = cfg.data.train_batch_size, cfg.actor_rollout_ref.actor.ppo_mini_batch_size
     if mini > prompts or prompts % mini:
-        raise ConfigCheckError(
+        raise ConfigRejected(
             f"actor_rollout_ref.actor.ppo_mini_batch_size ({mini}) must divide data.train_batch_size ({prompts})"
         )
 
@@ -75,7 +82,7 @@ def check_hosted_judge_has_its_pool(cfg: DictConfig) -> None:
     which passes the reward manager no `data_source`/`reward_model`/`extra_info`: the first reward crashes."""
     judge = cfg.reward.reward_model
     if judge.enable and cfg.trainer.get("use_v1", True) and not judge.enable_resource_pool:
-        raise ConfigCheckError(
+        raise ConfigRejected(
             "reward.reward_model.enable=true without reward.reward_model.enable_resource_pool=true crashes verl "
             "0.9.1's v1 trainer on its first reward (KeyError: 'data_source'); give the judge its own pool: "
             "reward.reward_model.enable_resource_pool=true reward.reward_model.n_gpus_per_node=N "
@@ -95,7 +102,7 @@ def check_overlong_buffer(cfg: DictConfig) -> None:
         return
     limit, buffer = cfg.reward.reward_kwargs.get("max_resp_len"), overlong.get("len")
     if limit is None or buffer is None or not 0 < buffer <= limit:
-        raise ConfigCheckError(
+        raise ConfigRejected(
             f"reward.reward_kwargs.overlong_buffer_cfg.len ({buffer}) must be > 0 and <= "
             f"reward.reward_kwargs.max_resp_len ({limit})"
         )
@@ -109,13 +116,13 @@ def check_extensions_load(cfg: DictConfig) -> None:
     try:
         get_dataset_class(cfg.data)
     except (ImportError, AttributeError, FileNotFoundError) as exc:
-        raise ConfigCheckError(f"data.custom_cls {dict(cfg.data.custom_cls)} does not load: {exc}") from None
+        raise ConfigRejected(f"data.custom_cls {dict(cfg.data.custom_cls)} does not load: {exc}") from None
     try:
         loaded = get_custom_reward_fn(cfg)
     except (ImportError, AttributeError, FileNotFoundError, RuntimeError) as exc:
-        raise ConfigCheckError(f"reward.custom_reward_function does not load: {exc}") from None
+        raise ConfigRejected(f"reward.custom_reward_function does not load: {exc}") from None
     if cfg.reward.custom_reward_function.get("path") and loaded is None:
-        raise ConfigCheckError("reward.custom_reward_function.path is set but verl loaded no function")
+        raise ConfigRejected("reward.custom_reward_function.path is set but verl loaded no function")
 
 
 # Where a `+key` may add what the schema does not hold: dicts verl passes on as they are (to HF, the rollout engine,
@@ -178,7 +185,7 @@ def check_added_keys(cfg: DictConfig, overrides: list[str]) -> None:
         known += [f.name for f in dataclasses.fields(_target_class(siblings) or _NoFields)]
         close = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=1)
         hint = f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
-        raise ConfigCheckError(
+        raise ConfigRejected(
             f"+{key}: verl's schema has no such key, so it would be added and never read{hint}; drop the '+' to "
             "override an existing key"
         )
@@ -219,7 +226,7 @@ def check_value_types(cfg: DictConfig) -> None:
                 continue
             value = node[key]  # resolved
             if value is not None and _fits(value, hints[key]) is False:
-                raise ConfigCheckError(
+                raise ConfigRejected(
                     f"{path}.{key}={value!r}: verl's {cls.__name__} declares {hints[key]}".replace("typing.", "")
                 )
 
@@ -242,23 +249,23 @@ def check_value_ranges(cfg: DictConfig) -> None:
     estimator = cfg.algorithm.adv_estimator
     if str(estimator) not in ADV_ESTIMATOR_REGISTRY:
         close = difflib.get_close_matches(str(estimator), list(ADV_ESTIMATOR_REGISTRY), n=1)
-        raise ConfigCheckError(
+        raise ConfigRejected(
             f"algorithm.adv_estimator={estimator!r} is not one of verl's estimators"
             f"{f' (did you mean {close[0]}?)' if close else ''}: {', '.join(sorted(ADV_ESTIMATOR_REGISTRY))}"
         )
     for key, value in _walk_keys(cfg):
         if key.endswith("gpu_memory_utilization") and isinstance(value, (int, float)) and not 0 < value <= 1:
-            raise ConfigCheckError(f"{key}={value!r}: a fraction of GPU memory, in (0, 1]")
+            raise ConfigRejected(f"{key}={value!r}: a fraction of GPU memory, in (0, 1]")
     positive = ("data.train_batch_size", "data.max_prompt_length", "data.max_response_length",
                 "actor_rollout_ref.actor.ppo_mini_batch_size", "actor_rollout_ref.rollout.n", "trainer.nnodes",
                 "trainer.n_gpus_per_node", "trainer.total_epochs", "reward.num_workers")  # fmt: skip
     for key in positive:
         value = OmegaConf.select(cfg, key)
         if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            raise ConfigCheckError(f"{key}={value!r}: expected a whole number >= 1")
+            raise ConfigRejected(f"{key}={value!r}: expected a whole number >= 1")
     lr = OmegaConf.select(cfg, "actor_rollout_ref.actor.optim.lr")
     if not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr < 0:
-        raise ConfigCheckError(f"actor_rollout_ref.actor.optim.lr={lr!r}: expected a number >= 0")
+        raise ConfigRejected(f"actor_rollout_ref.actor.optim.lr={lr!r}: expected a number >= 0")
 
 
 def check_recipe_settings(cfg: DictConfig) -> None:
@@ -271,7 +278,7 @@ def check_recipe_settings(cfg: DictConfig) -> None:
         if issubclass(get_dataset_class(cfg.data), WeThinkDataset):
             kept_reward_methods(cfg.data)
     except ValueError as exc:
-        raise ConfigCheckError(str(exc)) from None
+        raise ConfigRejected(str(exc)) from None
     if cfg.reward.custom_reward_function.get("path") != "pkg://rewards.hybrid":
         return
     from rewards.config import RewardConfigError, check_reward_kwargs
@@ -280,7 +287,7 @@ def check_recipe_settings(cfg: DictConfig) -> None:
     try:
         check_reward_kwargs(kwargs)
     except RewardConfigError as exc:
-        raise ConfigCheckError(f"reward.custom_reward_function.reward_kwargs: {exc}") from None
+        raise ConfigRejected(f"reward.custom_reward_function.reward_kwargs: {exc}") from None
 
 
 # verl 0.9.1 runs flash-attn's own kernels in the actor and reference model on CUDA with these settings: the
@@ -318,12 +325,20 @@ def check_flash_attn(cfg: DictConfig, installed: bool, cuda: bool) -> str | None
         f"`{FLASH_ATTN_INSTALL}` (README, Install), or run without it (slower, more memory): {WITHOUT_FLASH_ATTN}"
     )
     if cuda:
-        raise ConfigCheckError(message)
+        raise ConfigRejected(message)
     return message
 
 
 def validate(cfg: DictConfig) -> None:
-    """Everything verl's trainer checks at start-up that needs no GPU, plus the recipe's own checks."""
+    """Everything verl's trainer checks at start-up that needs no GPU, plus the recipe's own checks; raises
+    ConfigRejected."""
+    try:
+        _validate(cfg)
+    except (HydraException, OmegaConfBaseException, AssertionError, ValueError) as exc:
+        raise _rejected(exc) from exc
+
+
+def _validate(cfg: DictConfig) -> None:
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils import device
     from verl.utils.config import validate_config
@@ -343,39 +358,20 @@ def validate(cfg: DictConfig) -> None:
         print(f"note: {note}", file=sys.stderr)
 
 
-# What composing or validating can raise: all mean "this config cannot work", each message naming the key.
-ConfigError = (HydraException, OmegaConfBaseException, ConfigCheckError, AssertionError, ValueError)
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config-path", required=True, help="pkg://recipes.wethink.config or a directory")
-    parser.add_argument("--config-name", required=True)
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides, exactly as the real run gets them")
-    return parser.parse_args(argv)
+def split_config_args(argv: list[str]) -> tuple[str, str, list[str]]:
+    """(config path, config name, overrides) of verl's entry arguments `--config-path=.. --config-name=.. ...`."""
+    named = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in argv if a.startswith("--config-") and "=" in a}
+    if not {"--config-path", "--config-name"} <= set(named):
+        raise ConfigRejected(f"expected --config-path=DIR --config-name=NAME [overrides...], got {argv}")
+    return named["--config-path"], named["--config-name"], [a for a in argv if not a.startswith("--config-")]
 
 
 def compose_and_validate(argv: list[str]) -> DictConfig:
-    """The config a launcher's arguments give, validated; raises one of ConfigError."""
-    args = parse_args(argv)
-    cfg = compose_config(args.config_path, args.config_name, args.overrides)
-    check_added_keys(cfg, args.overrides)
+    """The config verl's entry arguments give (`--config-path=.. --config-name=.. overrides`), through the gate;
+    raises ConfigRejected."""
+    config_path, config_name, overrides = split_config_args(argv)
+    cfg = compose_config(config_path, config_name, overrides)
+    check_added_keys(cfg, overrides)
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the config, so it can be parsed
         validate(cfg)
     return cfg
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        cfg = compose_and_validate(sys.argv[1:] if argv is None else argv)
-    except ConfigError as exc:
-        print(f"dry-run: config rejected: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
-    print(OmegaConf.to_yaml(cfg))
-    print(f"dry-run: {args.config_name} composed and validated against verl's ppo_trainer schema", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -30,7 +30,7 @@ from verl.trainer.ppo.v1 import PPOTrainerSync
 from verl.trainer.ppo.v1 import trainer_base as verl_trainer_base
 from verl.utils.device import auto_set_device
 
-from recipes.wethink.dry_run import ConfigError, check_added_keys, validate
+from recipes.wethink.gate import ConfigRejected, check_added_keys, validate
 from recipes.wethink.metrics import judge_health, step_metrics
 
 logger = logging.getLogger(__name__)
@@ -148,10 +148,10 @@ def warn_if_judge_key_missing(config) -> None:
 def main(config) -> None:
     """What `verl.trainer.main_ppo.main` does, with the recipe's task runner."""
     auto_set_device(config)
-    try:  # --dry-run's checks (verl's validate_config among them): a setting that cannot work stops here
+    try:  # the gate (verl's validate_config among its checks): a setting that cannot work stops here
         check_added_keys(config, list(HydraConfig.get().overrides.task))
         validate(config)
-    except ConfigError as exc:
+    except ConfigRejected as exc:
         logger.error("config rejected before training: %s: %s", type(exc).__name__, exc)
         raise SystemExit(2) from None
     warn_if_judge_key_missing(config)

@@ -7,6 +7,4 @@
 # overrides change it. To fork: copy this file and its yaml anywhere, point CONFIG at the copy, edit the yaml.
 set -euo pipefail
 CONFIG=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/config/judge_colocated.yaml
-source "$("${PYTHON:-python3}" -m recipes.wethink.common_sh)"
-
-"${ENTRY[@]}" "${WETHINK_ARGS[@]}" "$@"
+exec "${PYTHON:-python3}" -m recipes.wethink.launch "$CONFIG" -- "$@"  # how a run starts: recipes/wethink/launch.py

@@ -7,11 +7,4 @@
 # To fork: copy this file and its yaml anywhere, point CONFIG at the copy, edit the yaml.
 set -euo pipefail
 CONFIG=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/config/sft_7b.yaml
-KNOBS=(SFT_FILE=data.train_files MODEL_PATH=model.path NNODES=trainer.nnodes GPUS_PER_NODE=trainer.n_gpus_per_node
-       CKPT_DIR=trainer.default_local_dir EXPERIMENT_NAME=trainer.experiment_name)
-ARGS=()
-for knob in "${KNOBS[@]}"; do
-  var=${knob%%=*}
-  if [[ -n "${!var:-}" ]]; then ARGS+=("${knob#*=}=${!var}"); fi
-done
-exec "${PYTHON:-python3}" -m recipes.wethink.sft_launch "$CONFIG" ${ARGS[@]+"${ARGS[@]}"} -- "$@"
+exec "${PYTHON:-python3}" -m recipes.wethink.launch "$CONFIG" -- "$@"  # how a run starts: recipes/wethink/launch.py

@@ -1,21 +1,15 @@
-"""The cold-start (SFT) launcher's Python side: `recipes/wethink/run_sft.sh` execs it as
+"""The cold start (SFT) on verl 0.9.1's SFT trainer: its gate, its torchrun command, its CPU smoke.
 
-    python3 -m recipes.wethink.sft_launch CONFIG.yaml [launcher overrides...] -- [user arguments...]
+`recipes.wethink.launch` starts it for a yaml that builds on verl's `sft_trainer_engine` (`run_sft.sh`):
 
-The user's arguments are Hydra overrides plus at most one mode flag, in any position:
-
-- `--dry-run`: compose CONFIG (its defaults: verl 0.9.1's `sft_trainer_engine`) exactly as the run would, validate
-  it (an unknown key fails naming it; verl's own config dataclasses for engine / optim / checkpoint / profiler,
-  the model's tokenizer and processor when `model.path` is a local folder; the batch and length settings verl
-  would only trip over later; the export's columns when the file is here), print it and the torchrun command.
+- the gate (`validate`): the composed config (an unknown key fails naming it), verl's own config dataclasses for
+  engine / optim / checkpoint / profiler, the model's tokenizer and processor when `model.path` is a local folder,
+  the batch and length settings verl would only trip over later, the export's columns when the file is here;
+- a GPU run: `python -m torch.distributed.run ... -m verl.trainer.sft_trainer --config-path --config-name`
+  (`torchrun_command`, as verl's SFT examples launch it);
 - `--smoke`: the same config run by verl's real SFT trainer (`verl.trainer.sft_trainer.SFTTrainer`: its dataset,
-  FSDP2 engine, loss, validation, checkpoint) for 2 steps on this CPU with a tiny random Qwen2.5-VL and the CPU
-  backend (`recipes.cpu.plugin`), under `torch.distributed.run` with one process.
-- no flag: a GPU run, `python -m torch.distributed.run ... -m verl.trainer.sft_trainer --config-path --config-name`
-  (torchrun, as verl's SFT examples launch it); refused at once without an NVIDIA GPU.
-
-Override order, last wins: the launcher's (its environment knobs), then --smoke's CPU settings, then the user's.
-With no `data.train_files` (SFT_FILE unset) the bundled sample is exported and used, as the GRPO launchers do.
+  FSDP2 engine, loss, validation, checkpoint) for 2 steps on this CPU with the CPU backend's tiny Qwen2.5-VL
+  (`recipes.cpu`), under `torch.distributed.run` with one process running `cpu_worker`.
 """
 
 from __future__ import annotations
@@ -23,20 +17,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shutil
-import subprocess
 import sys
 import traceback
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from recipes.wethink.smoke import CPU_BACKEND_ENV  # one CPU backend environment for every smoke
+from recipes.wethink.gate import ConfigRejected
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = REPO_ROOT / "examples" / "sample"
 SAMPLE_EXPORT = REPO_ROOT / "outputs" / "sample_sft" / "sft.parquet"  # where SFT_FILE unset puts the sample
-MODES = ("--dry-run", "--smoke")
 SMOKE_STEPS = 2
 SMOKE_BATCH = 4
 # verl's sections that SFTTrainer._build_config turns into dataclasses (model separately: it loads the model's files)
@@ -44,31 +35,11 @@ DATACLASS_SECTIONS = ("engine", "optim", "checkpoint", "profiler")
 CHECKPOINT_CONTENTS = {"model", "optimizer", "extra", "hf_model"}  # what verl's checkpoint managers act on
 
 
-class LaunchError(RuntimeError):
-    """A config or setting this run cannot work with; the message names the key or variable."""
-
-
-def split_args(argv: list[str]) -> tuple[Path, list[str], list[str], str | None]:
-    """(config, launcher overrides, user overrides, mode) from `CONFIG [launcher...] -- [user...]`."""
-    if not argv:
-        raise LaunchError("usage: python -m recipes.wethink.sft_launch CONFIG.yaml [overrides...] -- [user args...]")
-    config, rest = Path(argv[0]), argv[1:]
-    cut = rest.index("--") if "--" in rest else len(rest)
-    launcher, user = rest[:cut], rest[cut + 1 :]
-    modes = [a for a in user if a in MODES]
-    if len(set(modes)) > 1:
-        raise LaunchError("--dry-run and --smoke: pick one")
-    if not config.is_file():
-        raise LaunchError(f"CONFIG={config}: no such file (a forked launcher points CONFIG at its own yaml)")
-    return config.resolve(), launcher, [a for a in user if a not in MODES], modes[0] if modes else None
-
-
 def compose_config(config: Path, overrides: list[str]) -> DictConfig:
     """Compose like verl's `@hydra.main` does for `--config-path=DIR --config-name=NAME OVERRIDES`."""
-    from hydra import compose, initialize_config_dir
+    from recipes.wethink.gate import compose_config as compose
 
-    with initialize_config_dir(config_dir=str(config.parent), version_base=None):
-        return compose(config_name=config.stem, overrides=overrides)
+    return compose(str(config.parent), config.stem, overrides)
 
 
 def sample_export(out: Path, min_pixels: int | None = None, max_pixels: int | None = None) -> Path:
@@ -99,7 +70,7 @@ def _check_field_types(section: str, obj) -> None:
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name, None)
         if field.type in (float, int, "float", "int") and isinstance(value, str):
-            raise LaunchError(f"{section}.{field.name}={value!r}: expected a number")
+            raise ConfigRejected(f"{section}.{field.name}={value!r}: expected a number")
 
 
 def check_verl_dataclasses(cfg: DictConfig) -> None:
@@ -110,14 +81,14 @@ def check_verl_dataclasses(cfg: DictConfig) -> None:
         try:
             obj = omega_conf_to_dataclass(cfg[section])
         except Exception as exc:  # noqa: BLE001 - whatever verl's dataclass raises means "rejected"
-            raise LaunchError(f"{section}: verl's {cfg[section].get('_target_')} rejected it: {_failing_line(exc)}")
+            raise ConfigRejected(f"{section}: verl's {cfg[section].get('_target_')} rejected it: {_failing_line(exc)}")
         _check_field_types(section, obj)
     path = str(cfg.model.path)
     if os.path.isdir(os.path.expanduser(path)):  # a hub id is only fetched by the run itself
         try:
             omega_conf_to_dataclass(cfg.model)
         except Exception as exc:  # noqa: BLE001
-            raise LaunchError(f"model.path={path}: verl's HFModelConfig cannot load it: {_failing_line(exc)}")
+            raise ConfigRejected(f"model.path={path}: verl's HFModelConfig cannot load it: {_failing_line(exc)}")
 
 
 def check_run_settings(cfg: DictConfig) -> None:
@@ -126,29 +97,29 @@ def check_run_settings(cfg: DictConfig) -> None:
     world = int(trainer.nnodes) * int(trainer.n_gpus_per_node)
     dp = world // int(cfg.engine.get("ulysses_sequence_parallel_size", 1) or 1)
     if world < 1 or dp < 1:
-        raise LaunchError(f"trainer.nnodes x trainer.n_gpus_per_node = {world}: no data-parallel rank")
+        raise ConfigRejected(f"trainer.nnodes x trainer.n_gpus_per_node = {world}: no data-parallel rank")
     if data.train_batch_size < dp or data.train_batch_size % dp:
-        raise LaunchError(  # verl splits it as train_batch_size // dp and drops the rest
+        raise ConfigRejected(  # verl splits it as train_batch_size // dp and drops the rest
             f"data.train_batch_size ({data.train_batch_size}) must be a multiple of the data-parallel size {dp} "
             f"(trainer.nnodes x trainer.n_gpus_per_node / engine.ulysses_sequence_parallel_size)"
         )
     if data.pad_mode not in ("no_padding", "right"):
-        raise LaunchError(f"data.pad_mode={data.pad_mode!r}: verl's MultiTurnSFTDataset takes no_padding or right")
+        raise ConfigRejected(f"data.pad_mode={data.pad_mode!r}: verl's MultiTurnSFTDataset takes no_padding or right")
     if data.truncation not in ("error", "left", "right"):
-        raise LaunchError(f"data.truncation={data.truncation!r}: one of error, left, right")
+        raise ConfigRejected(f"data.truncation={data.truncation!r}: one of error, left, right")
     if data.use_dynamic_bsz and data.max_token_len_per_gpu < data.max_length:
-        raise LaunchError(
+        raise ConfigRejected(
             f"data.max_token_len_per_gpu ({data.max_token_len_per_gpu}) < data.max_length ({data.max_length}): "
             "a sequence of max_length fits no micro-batch"
         )
     unknown = set(cfg.checkpoint.save_contents) - CHECKPOINT_CONTENTS
     if unknown:
         known = sorted(CHECKPOINT_CONTENTS)
-        raise LaunchError(f"checkpoint.save_contents: {sorted(unknown)} unknown (verl acts on {known})")
+        raise ConfigRejected(f"checkpoint.save_contents: {sorted(unknown)} unknown (verl acts on {known})")
     for key in ("save_freq", "test_freq"):
         value = trainer[key]
         if not (isinstance(value, int) or value == "after_each_epoch"):
-            raise LaunchError(f"trainer.{key}={value!r}: an integer (-1: never) or after_each_epoch")
+            raise ConfigRejected(f"trainer.{key}={value!r}: an integer (-1: never) or after_each_epoch")
 
 
 def _files(value) -> list[str]:
@@ -171,14 +142,14 @@ def check_data_columns(cfg: DictConfig, require: bool) -> list[str]:
         for path in _files(cfg.data[key]):
             if not os.path.isfile(path):
                 if require:
-                    raise LaunchError(f"data.{key}: {path} does not exist (SFT_FILE is the data_prep.sft export)")
+                    raise ConfigRejected(f"data.{key}: {path} does not exist (SFT_FILE is the data_prep.sft export)")
                 notes.append(f"data.{key}: {path} is not on this machine, its columns are not checked")
                 continue
             columns = pq.read_schema(path).names
             for setting in ("messages_key", "image_key"):
                 column = cfg.data.get(setting)
                 if column not in columns:
-                    raise LaunchError(
+                    raise ConfigRejected(
                         f"data.{key}: {path} has no column {column!r} (data.{setting}); its columns: {columns}. Export "
                         "it with: python -m data_prep.sft --jsonl FILE --image-root DIR --out X.parquet --format verl"
                     )
@@ -186,9 +157,15 @@ def check_data_columns(cfg: DictConfig, require: bool) -> list[str]:
 
 
 def validate(cfg: DictConfig, require_data: bool = False) -> list[str]:
-    """Everything checkable without a GPU; returns notes. Raises LaunchError (or Hydra/OmegaConf errors)."""
-    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)  # every value set, every interpolation resolves
-    check_verl_dataclasses(cfg)
+    """Everything checkable without a GPU; returns notes. Raises ConfigRejected."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:  # every value set, every interpolation resolves
+        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as exc:
+        raise ConfigRejected(f"{type(exc).__name__}: {exc}") from exc
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only a dry-run's config
+        check_verl_dataclasses(cfg)
     check_run_settings(cfg)
     return check_data_columns(cfg, require_data)
 
@@ -205,7 +182,7 @@ def torchrun_command(cfg: DictConfig, config: Path, overrides: list[str]) -> lis
     else:
         missing = [v for v in ("MASTER_ADDR", "NODE_RANK") if not os.environ.get(v)]
         if missing:
-            raise LaunchError(
+            raise ConfigRejected(
                 f"trainer.nnodes={nnodes} (NNODES): set {' and '.join(missing)} on every node "
                 "(MASTER_ADDR = the rank-0 node's address, NODE_RANK = 0..nnodes-1; MASTER_PORT defaults to 29500)"
             )
@@ -213,13 +190,6 @@ def torchrun_command(cfg: DictConfig, config: Path, overrides: list[str]) -> lis
                     f"--master_port={os.environ.get('MASTER_PORT', '29500')}"]  # fmt: skip
     return command + ["-m", "verl.trainer.sft_trainer", f"--config-path={config.parent}",
                       f"--config-name={config.stem}", *overrides]  # fmt: skip
-
-
-def has_nvidia_gpu() -> bool:
-    if shutil.which("nvidia-smi") is None:
-        return False
-    listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=False).stdout
-    return "GPU" in listing
 
 
 def smoke_overrides(model: Path, train_files: list[str]) -> list[str]:
@@ -264,86 +234,11 @@ def cpu_worker(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--cpu-worker"]:
-        return cpu_worker(argv[1:])
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        config, launcher, user, mode = split_args(argv)
-        return run(config, launcher, user, mode)
-    except (LaunchError, HydraException, OmegaConfBaseException) as exc:
-        cause = f" ({exc.__cause__})" if isinstance(exc, HydraException) and exc.__cause__ else ""
-        print(f"run_sft: config rejected: {type(exc).__name__}: {exc}{cause}", file=sys.stderr)
-        return 2
+def smoke_command(config: Path, overrides: list[str]) -> list[str]:
+    """One torchrun process running `cpu_worker` (this module's `--cpu-worker`)."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=1",
+            "-m", "recipes.wethink.sft", "--cpu-worker", str(config), *overrides]  # fmt: skip
 
 
-def run(config: Path, launcher: list[str], user: list[str], mode: str | None) -> int:
-    if mode is None and not has_nvidia_gpu():  # before anything slow
-        raise LaunchError(
-            "no NVIDIA GPU found on this machine; verl's SFT trainer runs on GPUs. To check the configuration "
-            "without one: run_sft.sh --dry-run [overrides...]; to run it end to end on this CPU with a tiny model: "
-            "run_sft.sh --smoke"
-        )
-    probe = compose_config(config, launcher + user)
-    prefix = []
-    if probe.data.train_files is None:  # SFT_FILE unset (the yaml leaves it null): the bundled sample's export
-        prefix.append(f"data.train_files={SAMPLE_EXPORT}")
-    if mode == "--smoke":
-        return smoke(config, probe, prefix, launcher, user)
-    overrides = prefix + launcher + user
-    cfg = compose_config(config, overrides)
-    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the config
-        notes = validate(cfg, require_data=mode is None and not prefix)
-    if prefix:
-        notes = [f"SFT_FILE unset: the run exports the bundled sample to {SAMPLE_EXPORT} and trains on it"]
-    command = torchrun_command(cfg, config, overrides)
-    if mode == "--dry-run":
-        print(OmegaConf.to_yaml(cfg))
-        for note in notes:
-            print(f"dry-run: {note}", file=sys.stderr)
-        print(f"dry-run: {config.stem} composed and validated against verl's sft_trainer_engine; the run would be:\n"
-              f"  {' '.join(command)}", file=sys.stderr)  # fmt: skip
-        return 0
-    if prefix:
-        print(f"run_sft: SFT_FILE unset: exporting the bundled sample to {cfg.data.train_files}", file=sys.stderr)
-        sample_export(Path(str(cfg.data.train_files)))
-    sys.stdout.flush()
-    os.execvp(command[0], command)
-    return 1  # not reached
-
-
-def smoke(config: Path, probe: DictConfig, prefix: list[str], launcher: list[str], user: list[str]) -> int:
-    from recipes.cpu.tiny_model import TINY_MAX_PIXELS, TINY_MIN_PIXELS
-    from recipes.wethink.smoke import cache_dir, ensure_tiny_model
-
-    # Never next to a real run's checkpoints (resume_mode=auto would pick up the tiny model); CKPT_DIR still wins.
-    ckpt = Path(f"checkpoints/smoke/{probe.trainer.experiment_name}").resolve()
-    if prefix:  # the sample, with the tiny processor's pixel bounds (4..64 visual tokens per image)
-        tiny_sample = cache_dir() / "sft_sample_tiny" / "sft.parquet"
-        train_files = [str(sample_export(tiny_sample, TINY_MIN_PIXELS, TINY_MAX_PIXELS))]
-    else:
-        train_files = [str(Path(f).resolve()) for f in _files(probe.data.train_files)]
-    model = ensure_tiny_model()
-    overrides = [f"trainer.default_local_dir={ckpt}"] + launcher + smoke_overrides(model, train_files) + user
-    cfg = compose_config(config, overrides)
-    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the config
-        validate(cfg, require_data=True)
-    print(
-        f"smoke: verl's SFT trainer on CPU with a tiny random Qwen2.5-VL ({model}), {cfg.trainer.total_training_steps} "
-        f"steps of {cfg.data.train_batch_size} sequences from {cfg.data.train_files}: checks the wiring, trains "
-        f"nothing real; checkpoints: {cfg.trainer.default_local_dir}",
-        file=sys.stderr,
-    )
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=1",
-               "-m", "recipes.wethink.sft_launch", "--cpu-worker", str(config), *overrides]  # fmt: skip
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execvpe(command[0], command, {**os.environ, **CPU_BACKEND_ENV})
-    return 1  # not reached
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__" and sys.argv[1:2] == ["--cpu-worker"]:
+    sys.exit(cpu_worker(sys.argv[2:]))

@@ -1,78 +1,32 @@
-"""`--smoke` for every launcher: verl's real trainer, end to end, on this CPU, with a tiny model.
+"""`--smoke` for every GRPO launcher: verl's real trainer, end to end, on this CPU, with a tiny model.
 
-The launchers call `python3 -m recipes.wethink.main --config-path=... --config-name=... OVERRIDES`; with
-`--smoke` they call this module with the same arguments. It builds (once, offline, cached) a tiny random
-Qwen2.5-VL, inserts the overrides a CPU needs and tiny sizes between the launcher's overrides and the user's
-own (which still come last and win), checks the result like `--dry-run`, and then becomes the recipe's entry
-point (`recipes.wethink.main`: verl's `main_ppo` plus per-route metrics) with verl's CPU backend loaded
-(`recipes.cpu.plugin`): Ray, the FSDP actor and reference, the agent loop with the `hf_cpu` rollout (or verl's own
-vLLM rollout on vLLM's CPU build: `actor_rollout_ref.rollout.name=vllm`), the reward
-loop with this recipe's reward and dataset class, validation, checkpoints. It proves the wiring; it never trains
-a real model.
-
-The launcher tells it how many trailing arguments are the user's (`WETHINK_USER_OVERRIDES`).
+`recipes.wethink.launch` calls `run` with the launcher's overrides and the user's. It takes the CPU backend's
+tiny model (`recipes.cpu.tiny_model`, built once, offline, cached), inserts the overrides a CPU needs and tiny
+sizes between the launcher's overrides and the user's own (which still come last and win), puts the result
+through the gate, and then becomes the recipe's entry point (`recipes.wethink.main`: verl's `main_ppo` plus
+per-route metrics) with verl's CPU backend loaded (`recipes.cpu.env`): Ray, the FSDP actor and reference, the
+agent loop with the `hf_cpu` rollout (or verl's own vLLM rollout on vLLM's CPU build:
+`actor_rollout_ref.rollout.name=vllm`), the reward loop with this recipe's reward and dataset class, validation,
+checkpoints. It proves the wiring; it never trains a real model.
 
 With `RAY_ADDRESS` set (a running cluster: `ray start` on every node first) it does not start a Ray of its own: it
-submits the same call with `ray job submit`, as the real launchers do, with the CPU backend's settings, the judge
-key (by the name `JUDGE_API_KEY_ENV` holds) and `TENSORBOARD_DIR` in the job's runtime env, `trainer.nnodes` from
-`NNODES`, one logical GPU per node, and one reward worker per node. Paths must then be ones every node reads.
+submits the same call as a real cluster run is submitted (`recipes.wethink.runtime_env`), with the CPU backend's
+settings in the job's runtime env, `trainer.nnodes` from `NNODES`, one logical GPU per node, and one reward worker
+per node. Paths must then be ones every node reads.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from recipes.cpu.tiny_model import TINY_MAX_PIXELS, TINY_MIN_PIXELS
-from recipes.cpu.vllm_cpu import ENV as VLLM_CPU_ENV
+from recipes.cpu.env import CPU_BACKEND_ENV
+from recipes.cpu.tiny_model import TINY_MAX_PIXELS, TINY_MIN_PIXELS, ensure_tiny_model
 
-TINY_MODEL_VERSION = "tiny-qwen25vl-v2"  # bump when tiny_model.py changes what it builds (v2: taught the format)
 STEPS = 2
 SMOKE_RESPONSE_LENGTH = 32  # the taught answer format is 26-28 tokens of the tiny tokenizer, plus EOS
 JUDGE_PROBE_TIMEOUT = 3.0
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# The CPU backend, in every verl process: the local run's environment, or the cluster job's runtime env.
-CPU_BACKEND_ENV = {
-    **VLLM_CPU_ENV,
-    "VERL_USE_EXTERNAL_MODULES": "recipes.cpu.plugin",
-    "VERL_PLATFORM": "cpu",
-    "TOKENIZERS_PARALLELISM": "false",
-    "HYDRA_FULL_ERROR": "1",
-}
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("WETHINK_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "wethink-verl")
-    return Path(root)
-
-
-def ensure_tiny_model(root: Path | None = None) -> Path:
-    """The tiny Qwen2.5-VL (tokenizer, processor, random weights taught the answer format, so that rollouts on
-    any backend have reward variance), built once into the cache; a half-written build never looks finished
-    (built in a temporary folder, renamed at the end)."""
-    from recipes.cpu.tiny_model import build_tiny_qwen25vl
-
-    target = (root or cache_dir()) / TINY_MODEL_VERSION
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{TINY_MODEL_VERSION}-", dir=target.parent))
-    try:
-        build_tiny_qwen25vl(staging, with_model=True, taught=True)
-        try:
-            staging.rename(target)
-        except OSError:  # another process finished first: theirs is as good as ours
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
 def judge_reachable(url: str) -> tuple[bool, str]:
     """(reachable, what was seen): any HTTP answer counts (a 401 is the key's problem, not reachability)."""
     import httpx
@@ -142,12 +96,12 @@ def backend_overrides(cfg) -> list[str]:
     sections = vllm_sections(cfg)
     if sections:
         check_installed()
-    return [override for section in sections for override in engine_overrides(section, section == JUDGE_ROLLOUT)]
+    return [override for section in sections for override in engine_overrides(section)]
 
 
 def config_overrides(cfg, model: Path, cluster: bool) -> list[str]:
     """Tiny sizes for what the variant's own config turns on (read from the config composed with the above)."""
-    from recipes.wethink.dry_run import overlong_buffer
+    from recipes.wethink.gate import overlong_buffer
 
     overrides = []
     if cluster:  # verl places reward workers round-robin over nodes: one per node puts one on each
@@ -187,7 +141,7 @@ def build_overrides(config_path: str, config_name: str, launcher: list[str], use
     the launcher's trainer.nnodes (NNODES) stands and Ray is the cluster's, not one started here. The rollout
     backend is the one the user's overrides pick (`actor_rollout_ref.rollout.name=vllm`), so its CPU settings are
     read from a config composed with them, and inserted before them."""
-    from recipes.wethink.dry_run import compose_config
+    from recipes.wethink.gate import compose_config
 
     model = ensure_tiny_model()
     overrides = launcher + cpu_overrides(model) + ([] if cluster else local_ray_overrides())
@@ -202,25 +156,17 @@ def build_overrides(config_path: str, config_name: str, launcher: list[str], use
     return overrides, cfg, [f"model: {model}", rollouts, note]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config-path", required=True)
-    parser.add_argument("--config-name", required=True)
-    parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args(argv)
-    n_user = int(os.environ.get("WETHINK_USER_OVERRIDES", "0"))
-    split = len(args.overrides) - n_user
-    launcher, user = args.overrides[:split], args.overrides[split:]
-
+def run(config_path: str, config_name: str, launcher: list[str], user: list[str], ray_address: str | None) -> int:
+    """Gate the smoke's config, say what it is, then become its run (local) or its submission (a cluster).
+    Exit status 2 for a config the gate refuses or a vLLM rollout without vLLM."""
     from recipes.cpu.vllm_cpu import VllmMissingError
-    from recipes.wethink.dry_run import ConfigError, validate
+    from recipes.wethink.gate import ConfigRejected, validate
 
-    ray_address = os.environ.get("RAY_ADDRESS")
     try:
-        overrides, cfg, notes = build_overrides(args.config_path, args.config_name, launcher, user, bool(ray_address))
+        overrides, cfg, notes = build_overrides(config_path, config_name, launcher, user, bool(ray_address))
         validate(cfg)
-    except ConfigError as exc:
-        print(f"smoke: config rejected: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except ConfigRejected as exc:
+        print(f"smoke: config rejected: {exc}", file=sys.stderr)
         return 2
     except VllmMissingError as exc:
         print(f"smoke: {exc}", file=sys.stderr)
@@ -237,57 +183,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smoke: {note}", file=sys.stderr)
     hydra_dir = Path(str(cfg.trainer.default_local_dir)) / "hydra"
     entry = [
-        "-m", "recipes.wethink.main",
-        f"--config-path={args.config_path}", f"--config-name={args.config_name}",
+        "-m", "recipes.wethink.main", f"--config-path={config_path}", f"--config-name={config_name}",
         *overrides, f"hydra.run.dir={hydra_dir}",
     ]  # fmt: skip
+    if ray_address:
+        from recipes.wethink.runtime_env import job_runtime_env, submit
+
+        runtime_env, env_notes = job_runtime_env(cfg, CPU_BACKEND_ENV)
+        for note in env_notes:
+            print(f"smoke: runtime env: {note}", file=sys.stderr)
+        print(f"smoke: submitting to the cluster at {ray_address}: ray job submit --address={ray_address} -- "
+              "python3 -m recipes.wethink.main ...", file=sys.stderr)  # fmt: skip
+        submit(ray_address, entry, runtime_env)
+        return 1  # not reached
     sys.stdout.flush()
     sys.stderr.flush()
-    if ray_address:
-        return submit_to_cluster(ray_address, entry, cfg)
     env = {**os.environ, **CPU_BACKEND_ENV}
     env.pop("RAY_ADDRESS", None)
     os.execvpe(sys.executable, [sys.executable, *entry], env)
     return 1  # not reached
-
-
-def submit_to_cluster(ray_address: str, entry: list[str], cfg) -> int:
-    """Become `ray job submit` of the entry point, as the launchers submit a real run (common.sh), with the CPU
-    backend's settings added to the job's runtime env. The launcher made the private file and deletes it when the
-    submission ends; exec'ing frees this process's memory for the job. Exit status: the job's (1 if it failed)."""
-    from recipes.wethink.runtime_env import build_runtime_env, write_private
-
-    env_file = os.environ.get("WETHINK_RUNTIME_ENV_FILE")
-    if not env_file:
-        print("smoke: RAY_ADDRESS is set but WETHINK_RUNTIME_ENV_FILE is not: run --smoke through a launcher",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    base = yaml_load(REPO_ROOT / "recipes" / "wethink" / "runtime_env.yaml")
-    settings = dict(CPU_BACKEND_ENV)
-    if os.environ.get("TENSORBOARD_DIR"):
-        settings["TENSORBOARD_DIR"] = os.environ["TENSORBOARD_DIR"]
-    key_name = (cfg.reward.custom_reward_function.get("reward_kwargs") or {}).get("judge_api_key_env") or ""
-    runtime_env, env_notes = build_runtime_env(base, [str(key_name)], settings)
-    write_private(Path(env_file), runtime_env)
-    for note in env_notes:
-        print(f"smoke: runtime env: {note}", file=sys.stderr)
-    ray_cli = Path(sys.executable).with_name("ray")
-    command = [
-        str(ray_cli) if ray_cli.exists() else "ray", "job", "submit", f"--address={ray_address}",
-        f"--working-dir={REPO_ROOT}", f"--runtime-env={env_file}", "--", "python3", *entry,
-    ]  # fmt: skip
-    print(f"smoke: submitting to the cluster at {ray_address}: {' '.join(command[:6])} -- python3 -m "
-          "recipes.wethink.main ...", file=sys.stderr)  # fmt: skip
-    sys.stderr.flush()
-    os.execvp(command[0], command)
-    return 1  # not reached
-
-
-def yaml_load(path: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load(path.read_text()) or {}
-
-
-if __name__ == "__main__":
-    sys.exit(main())
