@@ -432,3 +432,39 @@ def test_runtime_env_file_is_private_and_carries_the_named_key(tmp_path, monkeyp
     env = yaml.safe_load(out.read_text())
     assert env["env_vars"]["MY_JUDGE_KEY"] == "sk-123" and env["env_vars"]["TENSORBOARD_DIR"] == "/abs/tb"
     assert "UNSET_KEY_NAME" not in env["env_vars"] and "tensorboard_log/" in env["excludes"]
+
+
+def test_a_grpo_and_an_sft_launcher_copied_elsewhere_take_the_same_path_through_the_one_entry(tmp_path):
+    """Fork both kinds of run (a launcher and its yaml each, copied out of the repository) and run them from a third
+    directory through an interpreter that records how it is called: each launcher hands its own yaml and the user's
+    arguments to the one entry (`-m recipes.wethink.launch`), which picks the trainer from the yaml (verl's
+    ppo_trainer schema for one, sft_trainer_engine for the other). Control: a fork whose yaml is not there is
+    refused by the entry, naming CONFIG."""
+    fork, elsewhere = tmp_path / "fork", tmp_path / "elsewhere"
+    (fork / "config").mkdir(parents=True)
+    elsewhere.mkdir()
+    fork = fork.resolve()  # as the launcher finds its yaml (realpath)
+    for launcher, yaml_name in (("run_wethink_3b.sh", "wethink_3b.yaml"), ("run_sft.sh", "sft_7b.yaml")):
+        shutil.copy(LAUNCHER_DIR / launcher, fork / launcher)
+        shutil.copy(LAUNCHER_DIR / "config" / yaml_name, fork / "config" / yaml_name)
+    calls = tmp_path / "calls.txt"
+    recorder = tmp_path / "python"
+    recorder.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{calls}"\nexec "{sys.executable}" "$@"\n')
+    recorder.chmod(0o755)
+    env = {**{k: v for k, v in os.environ.items() if k not in KNOBS and k != "SFT_FILE"}, "PYTHON": str(recorder)}
+
+    def launch(launcher: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(fork / launcher), "trainer.total_epochs=3", "--dry-run"], cwd=elsewhere,
+                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    grpo, sft = launch("run_wethink_3b.sh"), launch("run_sft.sh")
+    assert composed(grpo).trainer.total_epochs == 3 and composed(sft).trainer.total_epochs == 3
+    assert "ppo_trainer schema" in grpo.stderr and "sft_trainer_engine" in sft.stderr
+    assert composed(sft).model.path == "Qwen/Qwen2.5-VL-7B-Instruct" and "actor_rollout_ref" not in composed(sft)
+    assert calls.read_text().splitlines() == [
+        f"-m recipes.wethink.launch {fork}/config/{name} -- trainer.total_epochs=3 --dry-run"
+        for name in ("wethink_3b.yaml", "sft_7b.yaml")
+    ]
+    (fork / "config" / "sft_7b.yaml").unlink()  # the control
+    missing = launch("run_sft.sh")
+    assert missing.returncode == 2 and f"CONFIG={fork}/config/sft_7b.yaml: no such file" in missing.stderr
