@@ -190,16 +190,17 @@ def test_smoke_with_rollout_name_vllm_gets_vllms_cpu_settings_and_the_users_over
     assert default.actor_rollout_ref.rollout.name == "hf_cpu" and not default.actor_rollout_ref.rollout.engine_kwargs.vllm
 
 
-def test_smoke_hosts_the_judge_on_the_policys_rollout_backend():
+def test_smoke_hosts_the_judge_on_the_policys_rollout_backend_unless_told_otherwise():
     from recipes.wethink.smoke import build_overrides
 
     config_dir = str(REPO / "recipes" / "wethink" / "config")
+    _, cfg, _ = build_overrides(config_dir, "judge_colocated", [], ["reward.reward_model.rollout.name=vllm"], False)
+    judge = cfg.reward.reward_model.rollout  # only the judge on vLLM (what the e2e run of this variant does)
+    assert judge.name == "vllm" and judge.enforce_eager is True and cfg.actor_rollout_ref.rollout.name == "hf_cpu"
+    assert not cfg.actor_rollout_ref.rollout.engine_kwargs.vllm
     _, cfg, _ = build_overrides(config_dir, "judge_colocated", [], ["actor_rollout_ref.rollout.name=vllm"], False)
     judge = cfg.reward.reward_model.rollout
     assert judge.name == "vllm" and judge.enforce_eager is True and judge.enable_sleep_mode is False
-    # the judge's model runs in its EngineCore process; the policy's engine keeps verl's worker process
-    assert judge.engine_kwargs.vllm.distributed_executor_backend == "uni"
-    assert "distributed_executor_backend" not in cfg.actor_rollout_ref.rollout.engine_kwargs.vllm
     _, cfg, _ = build_overrides(config_dir, "judge_colocated", [], [
         "actor_rollout_ref.rollout.name=vllm", "reward.reward_model.rollout.name=hf_cpu"], False)  # fmt: skip
     assert cfg.reward.reward_model.rollout.name == "hf_cpu" and cfg.actor_rollout_ref.rollout.name == "vllm"

@@ -48,19 +48,16 @@ class VllmMissingError(RuntimeError):
     """`rollout.name=vllm` on CPU without vLLM's CPU build installed."""
 
 
-def engine_overrides(section: str, one_process: bool = False) -> list[str]:
+def engine_overrides(section: str) -> list[str]:
     """The settings one vLLM rollout needs on CPU, for the config section of that rollout (the policy's
     `actor_rollout_ref.rollout` or a verl-hosted judge's `reward.reward_model.rollout`). `++`: the user's own
-    value, coming later on the command line, still wins. `one_process`: the engine's model runs inside its
-    EngineCore process (vLLM's `uni` executor) instead of a worker process of its own (verl's `mp`): ~0.7 GiB less,
-    for an engine that never takes a weight sync (a hosted judge), so the policy's engine stays as on a GPU."""
-    overrides = [
+    value, coming later on the command line, still wins."""
+    return [
         f"++{section}.enable_sleep_mode=false",  # vLLM refuses sleep mode on CPU; verl's default is true
         f"{section}.enforce_eager=true",  # else torch inductor compiles the model (a C++ toolchain, minutes)
         f"++{section}.engine_kwargs.vllm.kv_cache_memory_bytes={KV_CACHE_BYTES}",
         f"++{section}.engine_kwargs.vllm.skip_mm_profiling=true",  # ~45 s of multimodal profiling at start-up
     ]
-    return overrides + ([f"++{section}.engine_kwargs.vllm.distributed_executor_backend=uni"] if one_process else [])
 
 
 def check_installed() -> str:
