@@ -18,22 +18,20 @@ from omegaconf import OmegaConf
 from verl import DataProto
 
 from rewards.hybrid import RESULT_KEYS
+from tests import repo
 
 # DAPO's values, where its paper and verl-recipe's reference run state them.
 DAPO_EPS_LOW, DAPO_EPS_HIGH = 0.2, 0.28  # Sec. 3.1; run: clip_ratio_low / clip_ratio_high
 DAPO_CLIP_C = 10.0  # run: clip_ratio_c=10.0 (Sec. 3's objective has no dual clip)
 DAPO_BUFFER, DAPO_MAX_LENGTH = 4096, 20480  # Sec. 4.1: 16384 expected + a 4096-token soft punish cache
 DAPO_PENALTY, DAPO_REWARD_RANGE = 1.0, 2.0  # run: overlong_penalty_factor=1.0; Sec. 2.4: reward +1 / -1
-CONFIGS = "pkg://recipes.wethink.config"
 ACTOR = "actor_rollout_ref.actor"
 OVERLONG = "reward.reward_kwargs.overlong_buffer_cfg"
 PROMPT_LENGTH = 4
 
 
 def compose(name: str = "wethink_dapo", overrides: tuple[str, ...] = ()):
-    from recipes.wethink.gate import compose_config
-
-    return compose_config(CONFIGS, name, list(overrides))
+    return repo.compose(name, *overrides)
 
 
 @pytest.fixture(scope="module")
@@ -251,9 +249,7 @@ async def test_the_overlong_buffer_is_dapos_share_of_the_response_limit(tokenize
 
 def test_the_kl_loss_is_kept_on_purpose_and_said(variant, base):
     """DAPO removes the KL term (Sec. 2.3); the variant keeps the paper run's, and its yaml says why."""
-    from pathlib import Path
-
     for key in ("use_kl_loss", "kl_loss_type", "kl_loss_coef"):
         assert OmegaConf.select(variant, f"{ACTOR}.{key}") == OmegaConf.select(base, f"{ACTOR}.{key}")
-    text = (Path(__file__).resolve().parents[1] / "recipes/wethink/config/wethink_dapo.yaml").read_text()
+    text = (repo.CONFIG_DIR / "wethink_dapo.yaml").read_text()
     assert "DAPO removes the KL term (Sec. 2.3" in text and "use_kl_loss=false" in text

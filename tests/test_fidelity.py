@@ -12,7 +12,6 @@ value in wethink_grpo.yaml, and the paper and source columns of the README's tab
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -21,9 +20,9 @@ from omegaconf import OmegaConf
 from data_prep.prompt_length import visual_tokens
 from data_prep.schema import SYSTEM_PROMPT
 from rewards.config import DEFAULTS, load_config
+from tests.repo import CONFIG_DIR, REPO, compose
 
-REPO = Path(__file__).resolve().parents[1]
-BASE = REPO / "recipes" / "wethink" / "config" / "wethink_grpo.yaml"
+BASE = CONFIG_DIR / "wethink_grpo.yaml"
 README = REPO / "README.md"
 
 WETHINK = "WeThink README"
@@ -143,9 +142,7 @@ def readme_problem(row: str, paper: str, source: str, rows: dict[str, list[str]]
 
 @pytest.fixture(scope="module")
 def cfg():
-    from recipes.wethink.gate import compose_config
-
-    return compose_config("pkg://recipes.wethink.config", "wethink_7b", [])
+    return compose("wethink_7b")
 
 
 @pytest.mark.parametrize("key", sorted(AUTHORS))

@@ -29,8 +29,9 @@ from packaging.utils import canonicalize_name
 
 from recipes.cpu.install_vllm import ALIAS_VERSION, VLLM_VERSION
 from recipes.wethink import gate
+from tests.repo import REPO
+from tests.repo import compose as repo_compose
 
-REPO = Path(__file__).resolve().parents[1]
 INSTALL_HEADING = "### Install (every GPU node)"
 # Step 1 must bring exactly verl 0.9.1's lock (CUDA builds: no local version label such as +cpu).
 LOCK = {"verl": "0.9.1", "torch": "2.11.0", "torchvision": "0.26.0", "torchaudio": "2.11.0", "vllm": "0.24.0",
@@ -231,7 +232,7 @@ def test_control_plain_vllm_pin_takes_the_cpu_alias(tmp_path, monkeypatch):
 
 
 def compose(*overrides: str):
-    return gate.compose_config("pkg://recipes.wethink.config", "wethink_7b", list(overrides))
+    return repo_compose("wethink_7b", *overrides)
 
 
 FALLBACK = gate.WITHOUT_FLASH_ATTN.split()

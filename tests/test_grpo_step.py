@@ -14,16 +14,14 @@ tokens still come out of `generate`, and their log-probs still come from the mod
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 
 from recipes.cpu.tiny_model import TINY_MAX_PIXELS, TINY_MIN_PIXELS
+from tests.repo import SAMPLE, compose
 
-REPO = Path(__file__).resolve().parents[1]
 N_ROLLOUTS = 5
 FORCED_PER_GROUP = 2
 MAX_NEW_TOKENS = 40
@@ -45,8 +43,7 @@ class ForceSomeRows:
 
 
 def compose_recipe(overrides: list[str]):
-    with initialize_config_module(config_module="recipes.wethink.config", version_base=None):
-        return compose(config_name="wethink_7b", overrides=overrides)
+    return compose("wethink_7b", *overrides)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +52,8 @@ def step_inputs(tmp_path_factory, tiny_vl_dir):
 
     out = tmp_path_factory.mktemp("grpo_data")
     prepare(
-        REPO / "examples" / "sample" / "wethink_sample.jsonl",
-        REPO / "examples" / "sample" / "images",
+        SAMPLE / "wethink_sample.jsonl",
+        SAMPLE / "images",
         out,
         val_size=8,
         seed=0,

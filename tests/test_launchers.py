@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-REPO = Path(__file__).resolve().parents[1]
-LAUNCHER_DIR = REPO / "recipes" / "wethink"
+from tests.repo import LAUNCHER_DIR, REPO
+
 
 PAPER = {
     "algorithm.adv_estimator": "grpo",

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-REPO = Path(__file__).resolve().parents[1]
-LAUNCHER = REPO / "recipes" / "wethink" / "run_sft.sh"
-CONFIG = REPO / "recipes" / "wethink" / "config" / "sft_7b.yaml"
-SAMPLE = REPO / "examples" / "sample"
+from tests.repo import CONFIG_DIR, LAUNCHER_DIR, REPO, SAMPLE
+
+LAUNCHER = LAUNCHER_DIR / "run_sft.sh"
+CONFIG = CONFIG_DIR / "sft_7b.yaml"
 
 # Each knob and the key it sets (README, run_sft.sh); the multi-node variables go to torchrun.
 KNOBS = {
