@@ -281,7 +281,7 @@ def smoke_sft(config: Path, probe, prefix: list[str], launcher: list[str], user:
         tiny_sample = cache_dir() / "sft_sample_tiny" / "sft.parquet"
         train_files = [str(sft.sample_export(tiny_sample, TINY_MIN_PIXELS, TINY_MAX_PIXELS))]
     else:
-        train_files = [str(Path(f).resolve()) for f in sft._files(probe.data.train_files)]
+        train_files = [str(Path(f).resolve()) for f in sft.files_of(probe.data.train_files)]
     model = ensure_tiny_model()
     overrides = [f"trainer.default_local_dir={ckpt}"] + launcher + sft.smoke_overrides(model, train_files) + user
     cfg = sft.compose_config(config, overrides)

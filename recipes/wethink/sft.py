@@ -122,7 +122,8 @@ def check_run_settings(cfg: DictConfig) -> None:
             raise ConfigRejected(f"trainer.{key}={value!r}: an integer (-1: never) or after_each_epoch")
 
 
-def _files(value) -> list[str]:
+def files_of(value) -> list[str]:
+    """`data.train_files` / `val_files` as a list (verl takes one path or a list)."""
     if value is None:
         return []
     return [str(v) for v in value] if OmegaConf.is_list(value) or isinstance(value, list) else [str(value)]
@@ -139,7 +140,7 @@ def check_data_columns(cfg: DictConfig, require: bool) -> list[str]:
 
     notes = []
     for key in ("train_files", "val_files"):
-        for path in _files(cfg.data[key]):
+        for path in files_of(cfg.data[key]):
             if not os.path.isfile(path):
                 if require:
                     raise ConfigRejected(f"data.{key}: {path} does not exist (SFT_FILE is the data_prep.sft export)")
