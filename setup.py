@@ -1,4 +1,4 @@
-"""wethink-verl: the WeThink GRPO recipe (hybrid rule + LLM-judge reward) as a thin extension of verl 0.9.1.
+"""wethink-verl: the WeThink GRPO recipe (hybrid rule + LLM-judge reward) on verl 0.9.1's extension points.
 
 `rewards`, `data_prep` and `recipes` are installed packages so that verl loads them with `pkg://` paths on
 every Ray node. The pins follow verl 0.9.1's own lock (its `vllm` / `fsdp` / `cpu` extras); verl's GPU
