@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,8 +19,8 @@ from data_prep.parquet import rl_schema
 from data_prep.schema import CATEGORIES, DATA_SOURCE, DEFAULT_MAX_PIXELS, SYSTEM_PROMPT
 from data_prep.wethink import prepare
 from recipes.wethink.dataset import WeThinkDataset, pixel_bounds, with_system_prompt
+from tests.repo import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample"
 PATCH = 28
 DATA_MIN, DATA_MAX = 8 * PATCH * PATCH, 24 * PATCH * PATCH  # what the recipe yaml would set
 ENTRY_MIN, ENTRY_MAX = 6 * PATCH * PATCH, 12 * PATCH * PATCH  # what prepare writes into each entry

@@ -8,11 +8,12 @@ e8e78f05), and so are the two rules of WeThinkVL.generate_inner that depend on t
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "eval" / "make_vlmeval_config.py"
+from tests.repo import REPO
+
+SCRIPT = REPO / "examples" / "eval" / "make_vlmeval_config.py"
 
 OFFICIAL_ENTRY = {  # supported_VLM['WeThink-Qwen2.5VL-7B'] minus model_path
     "min_pixels": 1280 * 28 * 28,

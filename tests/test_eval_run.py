@@ -13,7 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "eval" / "run_eval.sh"
+from tests.repo import REPO
+
+SCRIPT = REPO / "examples" / "eval" / "run_eval.sh"
 
 MERGER = """
 import json, os, sys

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-EVAL = Path(__file__).resolve().parents[1] / "examples" / "eval"
+from tests.repo import REPO
+
+EVAL = REPO / "examples" / "eval"
 SCRIPT = EVAL / "summarize.py"
 MODEL = "WeThink-verl-7B"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -9,12 +9,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.repo import REPO
 
 pytestmark = [
     pytest.mark.gpu,

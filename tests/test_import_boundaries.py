@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.repo import REPO as ROOT
+
 REWARDS = sorted(f"rewards.{p.stem}" for p in (ROOT / "rewards").glob("*.py") if p.stem != "__init__")
 SYNTHESIZE = ROOT / "data_prep" / "synthesize"
 SYNTH_MODULES = sorted(
