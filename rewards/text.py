@@ -24,6 +24,19 @@ _HEDGE = re.compile(
     r"unknown|might|depends|not\s+(?:sure|certain|clear)|can\s*not\s+(?:be\s+)?(?:determined?|tell|told|say|known?|"
     r"seen|sure)|hard\s+to\s+(?:tell|say)|impossible\s+to\s+(?:tell|say|determine))\b"
 )
+# Answers that decline to answer: "not enough information", "it cannot be answered", "unanswerable". They say
+# neither yes nor no (a short one holds a negation, which would otherwise read as "no"). Read on normalised words.
+_INFORMATION = r"(?:information|info|data|evidence|context)"
+_ABSTAIN = re.compile(
+    rf"\b(?:not\s+(?:\w+\s+)?(?:enough|sufficient|adequate)\s+{_INFORMATION}"
+    rf"|(?:insufficient|inadequate|lack\s+of|lacks|lacking)\s+(?:\w+\s+)?{_INFORMATION}"
+    r"|(?:un|not\s+)(?:answerable|determinable|decidable|knowable)|indeterminate|undetermined"
+    r"|(?:can\s+not|not\s+possible\s+to|impossible\s+to|unable\s+to|no\s+way\s+to)\s+(?:be\s+)?"
+    r"(?:answer(?:ed)?|determined?|decided?|known?|inferred|infer|verified|verify|confirmed|confirm|tell|say|conclude))\b"
+)
+# "yes" / "no" said as a reply, wherever it stands: followed by punctuation or the end ("Yes. No, it is not.",
+# "..., so the answer is no."), not a determiner ("there is no dog") nor "No. 5". Read on the raw text.
+_REPLY = re.compile(r"\b(yes|yeah|yep|yup|no|nope|nah)\b(?!\.\s?\d)(?=[^\w\s]|\s*$)", re.IGNORECASE)
 _SHORT_NEGATION_WORDS = 5  # "It is not.", "I don't think so", "Definitely not": a bare negation answers no
 
 
@@ -55,7 +68,9 @@ def _expand_negations(text: str) -> str:
 def yes_no_of(text: str) -> str | None | bool:
     """'yes' / 'no' from the answer; False for a hedge ('yes or no', 'not sure', 'maybe'), None when it says neither.
 
-    The first word decides when it is a yes/no word ("No, the right one is bigger"; "Yes, there is no doubt");
+    An abstention ("not enough information", "unanswerable") says neither: None. A reply of each kind
+    ("Yes. No, it is not.": a yes/no word followed by punctuation or the end) is a hedge. Otherwise the first
+    word decides when it is a yes/no word ("No, the right one is bigger"; "Yes, there is no doubt");
     "Absolutely" / "Definitely not" decide by what follows them. Otherwise each yes/no word counts, flipped when
     a negation precedes it within three words ("it is not correct" is a no); both kinds present is a hedge;
     a short answer with a negation and no yes/no word ("It is not.", "I don't think so") is a no.
@@ -63,7 +78,12 @@ def yes_no_of(text: str) -> str | None | bool:
     words = normalize_text(_expand_negations(text)).split()
     if not words:
         return None
+    if _ABSTAIN.search(" ".join(words)):
+        return None
     if _HEDGE.search(" ".join(words)):
+        return False
+    replies = {"yes" if m.group(1).lower() in YES else "no" for m in _REPLY.finditer(squeeze_whitespace(text))}
+    if len(replies) > 1:  # "Yes. No, it is not.": the first word does not decide an answer that says both
         return False
     if words[0] in YES or words[0] in NO:
         return "yes" if words[0] in YES else "no"

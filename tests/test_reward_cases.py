@@ -232,6 +232,52 @@ UNITS = cases("units", [
     ("120 seconds", "2 minutes", True, "numeric"),
 ], category="numeric")  # fmt: skip
 
+# Issue 22: wrong accepts found on recorded answers of real VLMs, one general rule each.
+
+# A reply of each kind anywhere ("Yes. No, ..."): a hedge, whatever the first word says. "no" as a determiner
+# ("there is no doubt") or "No. 5" is no reply.
+YES_NO_BOTH = cases("yes_no_both", [
+    ("Yes. No, actually it is not.", "Yes", False),
+    ("Yes. No, actually it is not.", "No", False),
+    ("No. Yes.", "No", False),
+    ("Yes, the dog is on the left. No, it is on the right.", "Yes", False),
+    ("No, wait, yes.", "Yes", False),
+    ("Yes, no wait, the answer is no.", "No", False),
+    ("No! Well... yes.", "No", False),
+    ("Yes, there is no doubt.", "Yes", True),
+    ("Yes, it's No. 5.", "Yes", True),
+    ("No, there is no dog in the picture.", "No", True),
+    ("No, no.", "No", True),
+    ("Yes! Yes, it is.", "Yes", True),
+    ("The man is holding an umbrella, so the answer is yes.", "Yes", True),
+    ("Yes, so the answer is yes.", "Yes", True),
+], category="yes_no")  # fmt: skip
+
+# Declining to answer is neither yes nor no (a short one holds a negation that would read as "no").
+ABSTAIN = cases("abstain", [
+    ("Not enough information", "No", False),
+    ("There is not enough information to tell.", "No", False),
+    ("The image does not provide enough information.", "No", False),
+    ("Insufficient information", "No", False),
+    ("Insufficient data.", "Yes", False),
+    ("Cannot be determined", "No", False),
+    ("It can't be determined from the image.", "No", False),
+    ("Unanswerable", "No", False),
+    ("The question is unanswerable.", "No", False),
+    ("Not answerable", "No", False),
+    ("Impossible to know", "No", False),
+    ("Unable to determine", "No", False),
+    ("No", "No", True),
+    ("No, there is not.", "No", True),
+    ("It is not.", "No", True),
+    ("Not at all.", "No", True),
+    ("No, there is enough room for the car.", "No", True),
+    ("No, the image provides enough information to see the dog is brown.", "No", True),
+    ("Not enough information", "Not enough information", True, "short_text"),
+    ("Not enough information", "Yes", False, None),
+], category="yes_no")  # fmt: skip
+
+
 # Written after the verifiers were changed and never tuned against: how the rules fare on answers they were
 # not shaped by. Known misses are listed in HELD_OUT_MISSES with the reason (false rejects, never accepts).
 HELD_OUT = cases("held_out", [
@@ -287,6 +333,7 @@ HELD_OUT_MISSES = {
 
 ALL = RELATIONS + PLUS_MINUS + EQUATIONS + SETS_INTERVALS + VERBOSE + THOUSANDS + CHOICE + YES_NO + SHORT_TEXT + UNITS
 ALL += HELD_OUT
+ALL += YES_NO_BOTH + ABSTAIN
 SETTINGS = RuleSettings()
 
 
