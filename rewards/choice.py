@@ -21,9 +21,10 @@ from rewards.text import normalize_text, squeeze_whitespace, verify_short_text
 _LINE_OPTION = re.compile(r"^[^\S\n]*[(\[]?([A-H])\s*[)\].:：、]\s*(.*\S)", re.MULTILINE)
 _PAREN_OPTION = re.compile(r"\(([A-H])\)\s*(.*?)(?=\s*\([A-H]\)|\n|$)", re.DOTALL)
 _LEADING_LETTER = re.compile(r"^\s*(?:option\s+|choice\s+)?[(\[]?([A-Z])(?:\s*[)\]]|\s*[.:：、]|\s*$)", re.IGNORECASE)
-# An uppercase letter standing alone; "A dog" is an article unless "A or C"; "Point B" and "B-52" are labels.
+# An uppercase letter standing alone; "A dog" is an article unless "A or C"; "Point B", "B-52", "A'" are labels;
+# "C++", "C#", "A=1" are no letter.
 _LETTER_TOKEN = re.compile(
-    r"\(([A-Z])\)|(?<![\w'\-])(?<![A-Z][a-z] )(?<![A-Z][a-z]{2} )(?<![A-Z][a-z]{3} )(?<![A-Z][a-z]{4} )([A-Z])(?![\w'\-])"
+    r"\(([A-Z])\)|(?<![\w'\-])(?<![A-Z][a-z] )(?<![A-Z][a-z]{2} )(?<![A-Z][a-z]{3} )(?<![A-Z][a-z]{4} )([A-Z])(?![\w'\-+#=\u2032\u2019])"
 )
 _ARTICLE = re.compile(r"(?<![\w'\-])[AI]\s+(?!(?:or|and|nor|to|is|seems|looks|would|should)\b)[a-z]")
 _CUE = (

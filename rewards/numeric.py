@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from rewards.outcome import Outcome, Reason
 from rewards.units import Unit, read_unit
 
+# Not after a letter and a hyphen: "A-1", "B-52", "COVID-19" are labels, not the number 1 (nor -1).
 _NUMBER = re.compile(
-    r"(?<![\w.])[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\d.]\d)"
+    r"(?<![\w.])(?<![A-Za-z]-)[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\d.]\d)"
     r"|(?<![\w.])[-+\u2212]?\.\d+"
 )
 _FRACTION = re.compile(r"(?<![\w.])([-+\u2212]?\d+)\s*/\s*(\d+)(?![\w.])")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rewards.choice import extract_choice, parse_options, verify_choice
 from rewards.labels import MATH, MULTIPLE_CHOICE, NUMERIC, SHORT_TEXT, YES_NO
+from rewards.marks import canonical_primes, label_primes
 from rewards.math_equiv import verify_math
 from rewards.numeric import Number, looks_like_math, parse_number, states_relation, verify_numeric
 from rewards.outcome import Outcome
@@ -74,6 +75,11 @@ async def score_rule(answer: str, reference: str, category: str | None, question
             return verify_short_text(answer, reference)
         if numeric is not None:
             return numeric
+    primes = label_primes(answer)
+    if "=" not in answer + reference and primes != label_primes(reference):
+        return Outcome.of(False)  # `x''` is not `x'`: math-verify reads a label's primes away
+    if primes:  # `A′`, `A^{\\prime}` and `A'` are one label to math-verify only when spelt alike
+        answer, reference = canonical_primes(answer), canonical_primes(reference)
     return await verify_math(
         answer, reference, timeout=cfg.math_timeout, workers=cfg.math_workers, rel_tol=cfg.numeric_rel_tol
     )

@@ -6,9 +6,10 @@ import re
 import string
 import unicodedata
 
+from rewards.marks import canonical_primes, meaning_marks
 from rewards.outcome import Outcome, Reason
 
-_PUNCT = re.compile(f"[{re.escape(string.punctuation)}\u2018\u2019\u201c\u201d\u3002\uff0c\uff1a\uff1b\uff01\uff1f]")
+_PUNCT = re.compile(f"[{re.escape(string.punctuation)}\u2018\u2019\u201c\u201d\u3002\uff0c\uff1a\uff1b\uff01\uff1f\u2032]")
 _ARTICLES = frozenset({"a", "an", "the"})
 _LATEX_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mathbf)\{([^{}]*)\}")
 
@@ -118,10 +119,12 @@ def verify_yes_no(answer: str, reference: str) -> Outcome:
 _ACRONYM_FILLERS = frozenset({"of", "and", "for", "the", "a", "an", "in", "on", "&"})
 
 
-def _forms(text: str) -> set[str]:
-    """The text normalised, also with hyphens and spaces squashed ('T-shirt', 't shirt', 'tshirt' all meet)."""
-    norm = normalize_text(text)
-    return {norm, norm.replace(" ", "")} if norm else set()
+def _forms(text: str) -> set[tuple[str, tuple[str, ...]]]:
+    """The text normalised, also with hyphens and spaces squashed ('T-shirt', 't shirt', 'tshirt' all meet),
+    each with the marks normalisation dropped but meaning keeps ('C++' is not 'C', 'A'' is not 'A')."""
+    norm = normalize_text(canonical_primes(text))
+    marks = meaning_marks(text)
+    return {(norm, marks), (norm.replace(" ", ""), marks)} if norm else set()
 
 
 def _acronym_of(short: str, long: str) -> bool:
@@ -147,7 +150,7 @@ def _split_parenthetical(text: str) -> tuple[str, str] | None:
     return (outside, inside) if outside and "\n" not in outside else None
 
 
-def _alternatives(reference: str) -> set[str]:
+def _alternatives(reference: str) -> set[tuple[str, tuple[str, ...]]]:
     """A reference 'United States (USA)' accepts the whole, 'United States' and 'USA'."""
     forms = _forms(reference)
     split = _split_parenthetical(reference)
@@ -157,9 +160,9 @@ def _alternatives(reference: str) -> set[str]:
 
 
 def verify_short_text(answer: str, reference: str) -> Outcome:
-    """Exact match after normalisation (case, punctuation, articles, hyphens); an answer that normalises to
-    nothing is unparseable. A parenthetical in the reference gives alternatives; one in the answer must be
-    consistent: 'US (United States)' is accepted for 'United States', 'blue (red)' is not for 'red'."""
+    """Exact match after normalisation (case, punctuation, articles, hyphens) with the same meaning marks
+    (rewards.marks: 'C++' is not 'C'); an answer that normalises to nothing is unparseable. A parenthetical in
+    the reference gives alternatives; one in the answer must be consistent: 'US (United States)' is accepted for 'United States', 'blue (red)' is not for 'red'."""
     if not normalize_text(answer):
         return Outcome.zero(Reason.UNPARSEABLE)
     accepted = _alternatives(reference)
