@@ -5,7 +5,9 @@ and so do letters inside a sentence: "Option B is correct", "B is the answer", "
 "(b)". A lowercase letter counts only after such a cue or in brackets, and an uppercase "A" followed by a
 lowercase word is the article ("A dog is shown"); a letter after a capitalised word ("Point B") is a label.
 An answer that names several options ("A B C D", "A or C", "b or c", "It could be A, but B seems better")
-names none: it scores 0, so hedging between options or listing them is never rewarded.
+names none: it scores 0, so hedging between options or listing them is never rewarded; an uppercase letter the
+parser found no option for counts when named as an option ("A or K", "B, or maybe E", "(K)").
+Up to ten options, A-J (MMMU-Pro).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from rewards.text import normalize_text, squeeze_whitespace, verify_short_text
 
 # No two unbounded whitespace runs meet anywhere in these patterns (`\s*[:]?\s*` would cost the square of a run,
 # `\s*` before a lazy group's end its cube); the option patterns also read the question whitespace-squeezed.
-_LINE_OPTION = re.compile(r"^[^\S\n]*[(\[]?([A-H])\s*[)\].:：、]\s*(.*\S)", re.MULTILINE)
-_PAREN_OPTION = re.compile(r"\(([A-H])\)\s*(.*?)(?=\s*\([A-H]\)|\n|$)", re.DOTALL)
+_LINE_OPTION = re.compile(r"^[^\S\n]*[(\[]?([A-J])\s*[)\].:：、]\s*(.*\S)", re.MULTILINE)
+_PAREN_OPTION = re.compile(r"\(([A-J])\)\s*(.*?)(?=\s*\([A-J]\)|\n|$)", re.DOTALL)
 _LEADING_LETTER = re.compile(r"^\s*(?:option\s+|choice\s+)?[(\[]?([A-Z])(?:\s*[)\]]|\s*[.:：、]|\s*$)", re.IGNORECASE)
-# An uppercase letter standing alone; "A dog" is an article unless "A or C"; "Point B", "B-52", "A'" are labels;
+# An uppercase letter standing alone; "A dog" is an article unless "A or C"; "Point B", "B-52", "A'", "P(A)" are labels;
 # "C++", "C#", "A=1" are no letter.
 _LETTER_TOKEN = re.compile(
-    r"\(([A-Z])\)|(?<![\w'\-])(?<![A-Z][a-z] )(?<![A-Z][a-z]{2} )(?<![A-Z][a-z]{3} )(?<![A-Z][a-z]{4} )([A-Z])(?![\w'\-+#=\u2032\u2019])"
+    r"(?<!\w)\(([A-Z])\)|(?<![\w'\-])(?<![A-Z][a-z] )(?<![A-Z][a-z]{2} )(?<![A-Z][a-z]{3} )(?<![A-Z][a-z]{4} )"
+    r"(?<!\w\()([A-Z])(?![\w'\-+#=\u2032\u2019])"
 )
 _ARTICLE = re.compile(r"(?<![\w'\-])[AI]\s+(?!(?:or|and|nor|to|is|seems|looks|would|should)\b)[a-z]")
 _CUE = (
@@ -33,18 +36,22 @@ _CUE = (
 )
 # A letter of any case after a cue, or in brackets: "the answer is b because", "the correct option is (c)".
 _CUED_LETTER = re.compile(
-    rf"\b{_CUE}(?:\s*[:：])?\s*[(\[]?([a-hA-H])(?![\w'\-])(?!\s+(?!(?:because|since|as|or|and|is|which)\b)[a-z])",
+    rf"\b{_CUE}(?:\s*[:：])?\s*[(\[]?([a-zA-Z])(?![\w'\-])(?!\s+(?!(?:because|since|as|or|and|is|which)\b)[a-z])",
     re.IGNORECASE,
 )
-_BRACKETED_LETTER = re.compile(r"[(\[]([a-hA-H])[)\]]")
+_BRACKETED_LETTER = re.compile(r"(?<!\w)[(\[]([a-zA-Z])[)\]]")  # not "P(A)", "f(x)"
 # "b or c", "a/b", "c and d": both letters are named, whatever their case.
-_LETTER_PAIR = re.compile(r"(?<![\w'\-])([a-hA-H])\s*(?:,|/|&|\bor\b|\band\b|\band/or\b)\s*[(\[]?([a-hA-H])(?![\w'\-])")
+_LETTER_PAIR = re.compile(
+    r"(?<![\w'\-])([a-zA-Z])\s*(?:,|/|&|\bor\b|\band\b|\band/or\b)\s*(?:(?:or\s+)?(?:maybe|perhaps|possibly|probably)\s+)?"
+    r"[(\[]?([a-zA-Z])(?![\w'\-])"
+)
 _LETTER_IS_ANSWER = re.compile(
-    r"(?<![\w'\-])[(\[]?([a-hA-H])[)\]]?\s+(?:is|seems|looks)\s+(?:to\s+be\s+)?(?:the\s+)?(?:correct|right|best|answer)\b",
+    r"(?<![\w'\-])[(\[]?([a-zA-Z])[)\]]?\s+(?:is|seems|looks)\s+(?:to\s+be\s+)?(?:the\s+)?(?:correct|right|best|answer)\b",
     re.IGNORECASE,
 )
-_INLINE_OPTION = re.compile(r"(?:^|\s)([A-H])[.:：)]\s*(.+?)(?=\s+[A-H][.:：)]\s|\n|$)")
-_BARE_LETTERS = "ABCDEFGH"
+_INLINE_OPTION = re.compile(r"(?:^|\s)([A-J])[.:：)]\s*(.+?)(?=\s+[A-J][.:：)]\s|\n|$)")
+_PRONOUN_AFTER = re.compile(r"\s+[a-z]")
+_BARE_LETTERS = "ABCDEFGHIJ"  # up to ten options (MMMU-Pro)
 
 
 class Several:
@@ -85,21 +92,36 @@ def _options_of(question: str) -> tuple[tuple[str, str], ...]:
     return tuple(options.items())
 
 
+def _named(letter: str, allowed: str) -> str | None:
+    """An option letter of the question (either case), or an uppercase letter of an option the parser did not
+    find ("A or K", "B, or maybe E" when only A-D were parsed): still a second option named. Not "I" (the
+    pronoun) unless I is an option."""
+    if letter.upper() in allowed:
+        return letter.upper()
+    return letter if letter.isupper() and letter != "I" else None
+
+
 def _letters_named(answer: str, allowed: str) -> set[str]:
+    """Every option letter `answer` names, with the unknown options it names in a hedge (cued, bracketed,
+    paired with another letter: `_named`); a letter standing alone counts only when it is an option."""
     found = set()
     articles = {m.start() for m in _ARTICLE.finditer(answer)}
     for match in _LETTER_TOKEN.finditer(answer):
         letter = match.group(1) or match.group(2)
         if match.group(2) and (match.start(2) in articles or letter == "I"):
             continue
-        found.add(letter)
+        if letter in allowed:
+            found.add(letter)
     for pattern in (_CUED_LETTER, _BRACKETED_LETTER, _LETTER_IS_ANSWER):
-        found.update(m.group(1).upper() for m in pattern.finditer(answer))
+        found.update(_named(m.group(1), allowed) for m in pattern.finditer(answer))
     for match in _LETTER_PAIR.finditer(answer):
         first, second = match.group(1), match.group(2)
+        if second == "I" and _PRONOUN_AFTER.match(answer, match.end()):  # "A, I think"
+            continue
         if first.isupper() == second.isupper():  # "A and b" is an article and a letter, not a pair
-            found.update((first.upper(), second.upper()))
-    return {letter for letter in found if letter in allowed}
+            found.update((_named(first, allowed), _named(second, allowed)))
+    found.discard(None)
+    return found
 
 
 def _texts_named(answer: str, options: dict[str, str]) -> set[str]:
@@ -122,7 +144,7 @@ def extract_choice(answer: str, options: dict[str, str]) -> str | Several | None
     letters = _letters_named(answer, allowed)
     if len(letters) > 1:
         return SEVERAL
-    if letters:
+    if letters & set(allowed):
         return letters.pop()
     named = _texts_named(answer, options)
     if len(named) > 1:

@@ -19,7 +19,7 @@ COPY_SIMILARITY = 0.85
 # worst), words beyond it (popular words junked), at most COPY_MAX_WORDS of each side.
 COPY_CHAR_LEVEL_MAX = 300
 COPY_MAX_WORDS = 1000
-_OPTION_LINE = re.compile(r"^[^\S\n]*[(\[]?[A-H]\s*[)\].:：、].*$", re.MULTILINE)
+_OPTION_LINE = re.compile(r"^[^\S\n]*[(\[]?[A-J]\s*[)\].:：、].*$", re.MULTILINE)
 _PLACEHOLDER = re.compile(r"<image>", re.IGNORECASE)
 
 

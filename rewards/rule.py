@@ -19,7 +19,7 @@ from rewards.outcome import Outcome
 from rewards.text import normalize_text, verify_short_text, verify_yes_no, yes_no_of
 
 VERIFIED_TYPES = (MULTIPLE_CHOICE, NUMERIC, MATH, YES_NO, SHORT_TEXT)
-_LONE_LETTER = re.compile(r"\s*\(?[A-H]\)?\.?\s*")
+_LONE_LETTER = re.compile(r"\s*\(?[A-J]\)?\.?\s*")
 _MATHY = re.compile(r"[=<>^\\]|\d\s*[-+*/]\s*\d")
 # "(1, 2)", "[0, 1)", "\\{1, 2, 3\\}", "x \\in (0, 1]": tuples, intervals and sets, where brackets carry meaning.
 _BRACKETED = re.compile(
