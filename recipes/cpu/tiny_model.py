@@ -9,7 +9,6 @@ memory, carrying Qwen2-VL's special tokens, so verl reads the same special-token
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import tempfile
