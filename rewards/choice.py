@@ -5,9 +5,12 @@ and so do letters inside a sentence: "Option B is correct", "B is the answer", "
 "(b)". A lowercase letter counts only after such a cue or in brackets, and an uppercase "A" followed by a
 lowercase word is the article ("A dog is shown"); a letter after a capitalised word ("Point B") is a label.
 An answer that names several options ("A B C D", "A or C", "b or c", "It could be A, but B seems better")
-names none: it scores 0, so hedging between options or listing them is never rewarded; an uppercase letter the
-parser found no option for counts when named as an option ("A or K", "B, or maybe E", "(K)").
-Up to ten options, A-J (MMMU-Pro).
+names none: it scores 0, so hedging between options or listing them is never rewarded (only the one option a
+final answer after them commits to can be); an uppercase letter the parser found no option for counts when
+named as an option ("A or K", "B, or maybe E", "(K)").
+Up to ten options, A-J (MMMU-Pro). Letters in the reasoning are not a hedge when a final-answer cue commits
+after them ("Point B is lower than A, so the answer is C"; `_committed`), nor is an option's text that is itself
+a letter ("B. C" for option B, whose text is C).
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ _LETTER_IS_ANSWER = re.compile(
     re.IGNORECASE,
 )
 _INLINE_OPTION = re.compile(r"(?:^|\s)([A-J])[.:：)]\s*(.+?)(?=\s+[A-J][.:：)]\s|\n|$)")
+# "B. C", "B: C", "B) C", "B (C)": an option letter and its text, when that text is a letter.
+_LETTER_AND_TEXT = re.compile(r"(?<![\w'\-])\(?([A-J])(?:[.:：)]\s?|\s?\()\(?([A-J])\)?(?![\w'\-])")
+_LONE_LETTER_LINE = re.compile(r"[^\S\n]*[(\[]?\**[(\[]?([A-J])[)\]]?\**[)\]]?\.?[^\S\n]*")
+_SENTENCE = re.compile(r"(?<!\w)(?:\w+[^\S\n]+){3}\w")  # four words on one line
 _PRONOUN_AFTER = re.compile(r"\s+[a-z]")
 _BARE_LETTERS = "ABCDEFGHIJ"  # up to ten options (MMMU-Pro)
 
@@ -124,6 +131,36 @@ def _letters_named(answer: str, allowed: str) -> set[str]:
     return found
 
 
+def _committed(answer: str, options: dict[str, str], allowed: str, letters: set[str]) -> str | None:
+    """The one option an answer naming several letters still commits to, or None.
+
+    Its last final-answer cue ("the answer is C", "the correct option is (c)", "I choose C"; not a bare
+    "option C", which reasoning uses to weigh each option) names one option and nothing after that cue names
+    another: the letters before it are reasoning ("Point B is lower than A, so the answer is C"). Or a reasoning
+    (a line of four words or more) ends with a line that is only an option letter ("...\n\n**C**"). Or the letters
+    are one option and its text, when that text is itself a letter ("B. C", "B (C)" for option B whose text is C).
+    """
+    final = None
+    for match in _CUED_LETTER.finditer(answer):
+        if not match.group().lower().startswith(("option", "choice")):
+            final = match
+    if final is not None:
+        after = _letters_named(answer[final.start() :], allowed)
+        if len(after) == 1 and after <= set(allowed):
+            return after.pop()
+    reasoning, _, last_line = answer.rstrip().rpartition("\n")
+    last = _LONE_LETTER_LINE.fullmatch(last_line)
+    if last and last.group(1) in allowed and _SENTENCE.search(reasoning):
+        return last.group(1)
+    if len(letters) == 2:
+        for letter in letters:
+            text = normalize_text(options.get(letter, "")).upper()
+            said = any(match.groups() == (letter, text) for match in _LETTER_AND_TEXT.finditer(answer))
+            if text in letters - {letter} and said:
+                return letter
+    return None
+
+
 def _texts_named(answer: str, options: dict[str, str]) -> set[str]:
     norm = f" {normalize_text(answer)} "
     return {letter for letter, text in options.items() if normalize_text(text) and f" {normalize_text(text)} " in norm}
@@ -143,7 +180,7 @@ def extract_choice(answer: str, options: dict[str, str]) -> str | Several | None
         return exact[0]
     letters = _letters_named(answer, allowed)
     if len(letters) > 1:
-        return SEVERAL
+        return _committed(answer, options, allowed, letters) or SEVERAL
     if letters & set(allowed):
         return letters.pop()
     named = _texts_named(answer, options)

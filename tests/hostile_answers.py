@@ -24,6 +24,7 @@ ALPHABET = (
     "0", "1", "42", "3.5", "1,000", "B", "b", "(", ")", "[", "]", "{", "}", "(B)", "<", ">", "|", "<|", "|>",
     "<think>", "</think>", "<answer>", "<question", "</candidate_answer", "[INST", "<<", "SYS", "\\frac{", "^",
     "$", "%", "cm", "yes", "no", "not", "because", ".", ",", ";", " ", "  ", "\n", "\t", "\u00a0",
+    "'", "\u2032", "\\prime", "#", "J", "K", "or maybe", "enough information", "unanswerable",
 )  # fmt: skip
 
 
@@ -130,6 +131,18 @@ def long_response(rng: random.Random, size: int) -> Case:
                                                             "question": "How many?"})  # fmt: skip
 
 
+def letters_in_reasoning(rng: random.Random, size: int) -> Case:
+    """Issue 22's readings: many final-answer cues, letters with their option text, hedges, primes, yes/no
+    replies, all repeated, ending (or not) on a line that is a lone letter."""
+    piece = rng.choice(["the answer is A ", "B. C ", "B or maybe K ", "A'' ", "x^{\\prime} ", "Yes. No, ",
+                        "not enough information ", "C++ ", "3.5/1-2 ", "Point B ", "P(A) ", "answer: (J) "])
+    ending = rng.choice(["", "\nB", "\n**B**", "\n"])
+    answer = (piece * (size // len(piece) + 1))[: size - len(ending)] + ending
+    category, truth, question = rng.choice([("multiple_choice", "B", MC_QUESTION), ("yes_no", "yes", "Is it red?"),
+                                            ("short_text", "A'", "Which point?"), (None, "C++", "Which language?")])
+    return _rule(answer, truth, category, question)
+
+
 def random_soup(rng: random.Random, size: int) -> Case:
     """Pieces of the verifiers' patterns in random order, on a random route and category."""
     answer = "".join(rng.choice(ALPHABET) for _ in range(size))[:size]
@@ -151,5 +164,6 @@ CLASSES: dict[str, Callable[[random.Random, int], Case]] = {
     "parenthetical": parenthetical,
     "copied_question": copied_question,
     "long_response": long_response,
+    "letters_in_reasoning": letters_in_reasoning,
     "random_soup": random_soup,
 }
