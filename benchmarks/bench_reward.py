@@ -9,7 +9,9 @@
    (`verl.utils.reward_score.math_verify`) on the same answers: throughput ratios and agreement with truth.
 3. Adversarial rule-route answers (issue 12's classes: flipped relations, one root of a \\pm, another variable,
    a changed bracket, several numbers with a hedge, another unit, options or yes/no hedged, a parenthetical
-   hedge) next to right answers in their many forms, each class generated with fresh values: the count of
+   hedge; issue 22's: yes and no both said, an abstention, a mark such as `++` / `#` / `=` / a prime dropped,
+   a hedge across an option the parser does not know, ten options A-J, letters in the reasoning before a final
+   answer) next to right answers in their many forms, each class generated with fresh values: the count of
    wrong answers accepted (must be 0) and of right answers refused.
 4. Judge route: 512 descriptive responses (64 prompts x 8, GRPO groups repeat answers) against a loopback
    OpenAI-compatible judge with injected latency; wall time versus the ideal n * latency / concurrency, and
@@ -274,11 +276,20 @@ async def bench_rule(args) -> None:
         raise SystemExit(1)
 
 
-def _adversarial_classes(rng: random.Random) -> list[tuple[str, str | None, str, list[str], list[str]]]:
-    """(class, category, reference, right answers, wrong answers) with fresh values; question: plain figure."""
+def _adversarial_classes(rng: random.Random) -> list[tuple]:
+    """(class, category, reference, right answers, wrong answers[, question]) with fresh values; question: plain
+    figure, or four options for multiple choice."""
     a, b, c = rng.randint(2, 9), rng.randint(11, 40), rng.randint(2, 9)
     cm = rng.randint(2, 90)
     big = rng.randint(10000, 999999)
+    yes_no = rng.choice(["Yes", "No"])
+    not_yes_no = "No" if yes_no == "Yes" else "Yes"
+    label = rng.choice("CFKMPQRSTX")
+    near, far = rng.choice("EFGH"), rng.choice("KLMNOPQRSTUVWXYZ")
+    ten_values = rng.sample(range(100, 999), 10)
+    ten, other_ten = rng.sample("IJ", 2) if rng.random() < 0.5 else rng.sample("ABCDEFGHIJ", 2)
+    ten_text = str(ten_values["ABCDEFGHIJ".index(ten)])
+    ten_question = "<image>Which value is shown?\n" + "\n".join(f"{x}. {v}" for x, v in zip("ABCDEFGHIJ", ten_values))
     return [
         ("relations", None, f"x > {a}", [f"x>{a}", f"{a} < x", f"x \\gt {a}"],
          [f"x < {a}", f"x \\geq {a}", f"x > {a + 1}", f"{a}", f"x \\neq {a}"]),
@@ -300,6 +311,27 @@ def _adversarial_classes(rng: random.Random) -> list[tuple[str, str | None, str,
          ["It is not correct.", "Not sure", "Maybe", "Definitely not", "I don't think so", "Yes and no"]),
         ("short_text", "short_text", "United States (USA)", ["USA", "the United States", "US (United States)"],
          ["Canada (USA)", "USA (Canada)", "United Kingdom"]),
+        # issue 22's wrong-accept classes
+        ("yes_no_both", "yes_no", yes_no, [f"{yes_no}, there is no doubt.", f"{yes_no}! {yes_no}, it is."],
+         [f"{yes_no}. {not_yes_no}, actually.", f"{not_yes_no}. {yes_no}.", f"{yes_no}, wait, the answer is {not_yes_no.lower()}."]),
+        ("abstain", "yes_no", "No", ["No, there is not.", "No, there is enough room."],
+         ["Not enough information", "Insufficient information.", "Cannot be determined", "Unanswerable",
+          "The image does not provide enough information."]),
+        ("meaning_marks", "short_text", f"{label}++", [f"{label.lower()}++", f"{label}++"],
+         [label, f"{label}#", f"{label}+", f"{label}=1"]),
+        ("digit_marks", "short_text", f"{a}.{c}", [f"{a}.{c}"], [f"{a}{c}", f"{a}/{c}", f"{a}-{c}", f"{a}:{c}"]),
+        ("label_primes", rng.choice(["short_text", "math", None]), f"{label}'", [f"{label}'", f"{label}\u2032",
+         f"{label}^{{\\prime}}"], [label, f"{label}''", f"{label}\u2033"]),
+        ("hedge_unknown", "multiple_choice", "B", ["B", "B, I think", "Option B, since point X is higher"],
+         [f"B or {far}", f"B, or maybe {near}", f"B/{near}", f"The answer is B or ({far})."]),
+        ("ten_options", "multiple_choice", ten, [ten, f"({ten})", f"The answer is {ten}.", ten_text],
+         [f"{ten} or {other_ten}", f"{other_ten} or {ten}", f"{'B' if ten == 'A' else 'A'} or {ten}", other_ten], ten_question),
+        ("letters_in_text", "multiple_choice", "B",
+         ["Point C is lower than A, so the answer is B.", "Option A is wrong, option C is too small, so the answer is B.",
+          "It could be A, but the correct answer is B.", "Comparing the bars, A is 12 and C is 7.\n\nB"],
+         ["The answer is B, but A is also possible.", "Option B is correct, but option C also fits.",
+          "The answer is A or B.", f"The answer is B or maybe {far}.", "Point B is lower than A, so the answer is C.",
+          "A\nB\nC\nD", "A or B\nB"]),
     ]  # fmt: skip
 
 
@@ -308,10 +340,10 @@ def make_adversarial_step(rounds: int = 16, seed: int = 2) -> list[tuple[str, Sa
     rng = random.Random(seed)
     out = []
     for _ in range(rounds):
-        for cls, category, reference, rights, wrongs in _adversarial_classes(rng):
+        for cls, category, reference, rights, wrongs, *asked in _adversarial_classes(rng):
             info = {"reward_method": "rule", "category": category,
-                    "question": "<image>Which bar is the tallest?\nA. 12\nB. 42\nC. 7\nD. 9" if category == "multiple_choice"
-                    else "<image>Answer the question about the figure."}  # fmt: skip
+                    "question": asked[0] if asked else "<image>Which bar is the tallest?\nA. 12\nB. 42\nC. 7\nD. 9"
+                    if category == "multiple_choice" else "<image>Answer the question about the figure."}  # fmt: skip
             for answer, correct in [(r, True) for r in rights] + [(w, False) for w in wrongs]:
                 out.append((cls, Sample(f"{THINK}\n<answer>{answer}</answer>", reference, dict(info), correct)))
     return out
@@ -335,7 +367,7 @@ async def bench_adversarial(args) -> None:
     print(f"adversarial rule-route answers: {len(samples)} in {wall:.2f}s; wrong-accepts {wrong_accepts} of {wrong} "
           f"wrong answers; right answers refused {refused} of {right}")  # fmt: skip
     for cls, (n_wrong, accepted, n_right, rejected) in per_class.items():
-        print(f"  {cls:<11} wrong-accepts {accepted:>3}/{n_wrong:<3} right refused {rejected:>3}/{n_right}")
+        print(f"  {cls:<15} wrong-accepts {accepted:>3}/{n_wrong:<3} right refused {rejected:>3}/{n_right}")
     if wrong_accepts:
         raise SystemExit(1)
 
