@@ -42,6 +42,13 @@ _CUED_LETTER = re.compile(
     rf"\b{_CUE}(?:\s*[:：])?\s*[(\[]?([a-zA-Z])(?![\w'\-])(?!\s+(?!(?:because|since|as|or|and|is|which)\b)[a-z])",
     re.IGNORECASE,
 )
+# Where an answer commits: "the answer is c", "answer: C", "the correct option is (c)", "I choose C".
+_FINAL_CUE = re.compile(
+    r"\b(?:answer\s+(?:is|would\s+be|should\s+be)|answer(?=\s*[:：])|(?:correct|right|best|final)\s+"
+    r"(?:answer|option|choice)(?:\s+(?:is|would\s+be))?|i\s+(?:choose|pick|select|go\s+with))(?:\s*[:：])?\s*"
+    r"[(\[]?([a-zA-Z])(?![\w'\-])(?!\s+(?!(?:because|since|as|or|and|which)\b)[a-z])",
+    re.IGNORECASE,
+)
 _BRACKETED_LETTER = re.compile(r"(?<!\w)[(\[]([a-zA-Z])[)\]]")  # not "P(A)", "f(x)"
 # "b or c", "a/b", "c and d": both letters are named, whatever their case.
 _LETTER_PAIR = re.compile(
@@ -135,15 +142,14 @@ def _committed(answer: str, options: dict[str, str], allowed: str, letters: set[
     """The one option an answer naming several letters still commits to, or None.
 
     Its last final-answer cue ("the answer is C", "the correct option is (c)", "I choose C"; not a bare
-    "option C", which reasoning uses to weigh each option) names one option and nothing after that cue names
+    "option C" or "answer A", which reasoning uses to weigh each option) names one option and nothing after that cue names
     another: the letters before it are reasoning ("Point B is lower than A, so the answer is C"). Or a reasoning
     (a line of four words or more) ends with a line that is only an option letter ("...\n\n**C**"). Or the letters
     are one option and its text, when that text is itself a letter ("B. C", "B (C)" for option B whose text is C).
     """
     final = None
-    for match in _CUED_LETTER.finditer(answer):
-        if not match.group().lower().startswith(("option", "choice")):
-            final = match
+    for final in _FINAL_CUE.finditer(answer):
+        pass
     if final is not None:
         after = _letters_named(answer[final.start() :], allowed)
         if len(after) == 1 and after <= set(allowed):
