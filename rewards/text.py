@@ -69,9 +69,10 @@ def _expand_negations(text: str) -> str:
 def yes_no_of(text: str) -> str | None | bool:
     """'yes' / 'no' from the answer; False for a hedge ('yes or no', 'not sure', 'maybe'), None when it says neither.
 
-    An abstention ("not enough information", "unanswerable") says neither: None. A reply of each kind
-    ("Yes. No, it is not.": a yes/no word followed by punctuation or the end) is a hedge. Otherwise the first
-    word decides when it is a yes/no word ("No, the right one is bigger"; "Yes, there is no doubt");
+    An abstention ("not enough information", "unanswerable") says neither: None. A reply (a yes/no word followed
+    by punctuation or the end) that disagrees with another or with the reading below is a hedge ("Yes. No, it is
+    not.", "Yes (no)"). Otherwise the first word decides when it is a yes/no word ("No, the right one is
+    bigger"; "Yes, there is no doubt");
     "Absolutely" / "Definitely not" decide by what follows them. Otherwise each yes/no word counts, flipped when
     a negation precedes it within three words ("it is not correct" is a no); both kinds present is a hedge;
     a short answer with a negation and no yes/no word ("It is not.", "I don't think so") is a no.
@@ -84,8 +85,14 @@ def yes_no_of(text: str) -> str | None | bool:
     if _HEDGE.search(" ".join(words)):
         return False
     replies = {"yes" if m.group(1).lower() in YES else "no" for m in _REPLY.finditer(squeeze_whitespace(text))}
-    if len(replies) > 1:  # "Yes. No, it is not.": the first word does not decide an answer that says both
-        return False
+    reading = _reading(words)
+    if len(replies) > 1 or (isinstance(reading, str) and replies - {reading}):
+        return False  # "Yes. No, it is not.", "Yes (no)": the first word does not decide an answer that says both
+    return reading
+
+
+def _reading(words: list[str]) -> str | None | bool:
+    """The yes/no of normalised words by their first word, an intensifier, or every yes/no word."""
     if words[0] in YES or words[0] in NO:
         return "yes" if words[0] in YES else "no"
     if words[0] in _INTENSIFIERS or " ".join(words[:2]) in _INTENSIFIERS:
