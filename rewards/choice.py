@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 
-from rewards.outcome import Outcome, Reason
+from rewards.outcome import AMBIGUOUS, Ambiguous, Outcome, Reason
 from rewards.text import normalize_text, squeeze_whitespace, verify_short_text
 
 # No two unbounded whitespace runs meet anywhere in these patterns (`\s*[:]?\s*` would cost the square of a run,
@@ -66,16 +66,6 @@ _LONE_LETTER_LINE = re.compile(r"[^\S\n]*[(\[]?\**[(\[]?([A-J])[)\]]?\**[)\]]?\.
 _SENTENCE = re.compile(r"(?<!\w)(?:\w+[^\S\n]+){3}\w")  # four words on one line
 _PRONOUN_AFTER = re.compile(r"\s+[a-z]")
 _BARE_LETTERS = "ABCDEFGHIJ"  # up to ten options (MMMU-Pro)
-
-
-class Several:
-    """Marker: the text names more than one option."""
-
-    def __repr__(self) -> str:
-        return "SEVERAL"
-
-
-SEVERAL = Several()
 
 
 def _consecutive_from_a(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -172,26 +162,26 @@ def _texts_named(answer: str, options: dict[str, str]) -> set[str]:
     return {letter for letter, text in options.items() if normalize_text(text) and f" {normalize_text(text)} " in norm}
 
 
-def extract_choice(answer: str, options: dict[str, str]) -> str | Several | None:
-    """The one option letter `answer` names, SEVERAL when it names more, None when it names none."""
+def extract_choice(answer: str, options: dict[str, str]) -> str | Ambiguous | None:
+    """The one option letter `answer` names, AMBIGUOUS when it names more, None when it names none."""
     allowed = "".join(options) or _BARE_LETTERS
     leading = _LEADING_LETTER.match(answer)
     if leading and leading.group(1).upper() in allowed:  # "B", "(B) 42", "B. 42", "Option B"
         letter, rest = leading.group(1).upper(), answer[leading.end() :]
         if normalize_text(rest) == normalize_text(options.get(letter, "")):
             return letter
-        return SEVERAL if _letters_named(rest, allowed) - {letter} else letter
+        return AMBIGUOUS if _letters_named(rest, allowed) - {letter} else letter
     exact = [letter for letter, text in options.items() if normalize_text(text) == normalize_text(answer)]
     if len(exact) == 1:
         return exact[0]
     letters = _letters_named(answer, allowed)
     if len(letters) > 1:
-        return _committed(answer, options, allowed, letters) or SEVERAL
+        return _committed(answer, options, allowed, letters) or AMBIGUOUS
     if letters & set(allowed):
         return letters.pop()
     named = _texts_named(answer, options)
     if len(named) > 1:
-        return SEVERAL
+        return AMBIGUOUS
     return named.pop() if named else None
 
 
@@ -201,7 +191,7 @@ def verify_choice(answer: str, reference: str, question: str) -> Outcome:
     if not isinstance(expected, str):  # the reference is no option we can name: compare as text
         return verify_short_text(answer, reference)
     got = extract_choice(answer, options)
-    if got is SEVERAL:
+    if got is AMBIGUOUS:
         return Outcome.zero(Reason.MULTIPLE_OPTIONS)
     if got is None:
         return Outcome.zero(Reason.UNPARSEABLE)

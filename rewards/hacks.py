@@ -9,8 +9,8 @@ import functools
 import re
 from difflib import SequenceMatcher
 
-from rewards.choice import SEVERAL, extract_choice, parse_options
-from rewards.outcome import Reason
+from rewards.choice import extract_choice, parse_options
+from rewards.outcome import AMBIGUOUS, Reason
 from rewards.text import normalize_text, squeeze_whitespace
 
 COPY_MIN_CHARS = 15  # shorter questions ("What color?") cannot be told apart from a short answer
@@ -49,7 +49,7 @@ def detect_hack(answer: str, question: str) -> Reason | None:
     if not normalize_text(answer):
         return Reason.EMPTY_ANSWER
     options = parse_options(question) if question else {}
-    if options and extract_choice(answer, options) is SEVERAL:
+    if options and extract_choice(answer, options) is AMBIGUOUS:
         return Reason.MULTIPLE_OPTIONS
     if question and copies_question(answer, question):
         return Reason.COPIED_QUESTION

@@ -3,7 +3,7 @@
 "1,234.5 cm", "1 234 567", "$12", "25%", "x = 3", "three" all read as one number. A verbose answer holding
 several numbers is read for the value it states as final: after "the answer is" / "final answer", else after
 "so" / "therefore" / "thus", else after "=" / "is"; every such statement of the strongest kind present must give
-the same value, else (and for a plain list: "3 or 4", "3, 4, 5") it is SEVERAL and scores 0, never a match
+the same value, else (and for a plain list: "3 or 4", "3, 4, 5") it is AMBIGUOUS and scores 0, never a match
 by luck. Relations other than "=" (`x < 5`), `\\pm`, factorials (`5!` outside prose) and LaTeX beyond a plain
 number are math, left to the math verifier. Units convert within a dimension (rewards.units).
 """
@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from rewards.outcome import Outcome, Reason
+from rewards.outcome import AMBIGUOUS, Ambiguous, Outcome, Reason
 from rewards.units import Unit, read_unit
 
 # Not after a letter and a hyphen: "A-1", "B-52", "COVID-19" are labels, not the number 1 (nor -1).
@@ -74,16 +74,6 @@ class Number:
     variable: str | None = None  # "x" for "x = 3": an answer for another unknown ("y = 3") is not the same
 
 
-class Several:
-    """Marker: the text holds more than one distinct number."""
-
-    def __repr__(self) -> str:
-        return "SEVERAL"
-
-
-SEVERAL = Several()
-
-
 def states_relation(text: str) -> bool:
     """`x < 5`, `x \\geq 2`, `\\pm 3`, `x \\in A`: a relation or a plus-minus, which text comparison would drop."""
     return _RELATION.search(_LATEX_WRAP.sub(r"\1", text)) is not None
@@ -130,14 +120,14 @@ def _numbers(text: str) -> list[Number]:
     return found
 
 
-def _one(found: list[Number]) -> Number | Several | None:
+def _one(found: list[Number]) -> Number | Ambiguous | None:
     distinct = set(found)
     if len(distinct) > 1:
-        return SEVERAL
+        return AMBIGUOUS
     return found[0] if found else None
 
 
-def _stated_final(text: str) -> Number | Several | None:
+def _stated_final(text: str) -> Number | Ambiguous | None:
     """The value after the strongest kind of final-answer cue present (every such cue must agree).
 
     Each cue's statement runs to the end of its clause. A later cue in a clause already read states nothing new
@@ -156,8 +146,8 @@ def _stated_final(text: str) -> Number | Several | None:
     return None
 
 
-def parse_number(text: str) -> Number | Several | None:
-    """The single number an answer states, SEVERAL when it states more than one (and no single final value),
+def parse_number(text: str) -> Number | Ambiguous | None:
+    """The single number an answer states, AMBIGUOUS when it states more than one (and no single final value),
     None when it states none (or is math such as `2^{10}` or `x < 5`, which is not a plain number)."""
     if looks_like_math(text):
         return None
@@ -165,8 +155,8 @@ def parse_number(text: str) -> Number | Several | None:
     equation = _EQUATION.match(text)
     variable = equation.group(1) if equation else None
     found = _one(_numbers(text))
-    if found is SEVERAL:
-        found = _stated_final(text) or SEVERAL
+    if found is AMBIGUOUS:
+        found = _stated_final(text) or AMBIGUOUS
     if isinstance(found, Number) and variable:
         found = Number(found.value, found.percent, found.unit, variable)
     return found
@@ -200,7 +190,7 @@ def verify_numeric(answer: str, reference: str, rel_tol: float) -> Outcome | Non
     if looks_like_math(answer):  # "\\frac{1}{2}" for 0.5: math-verify's job
         return None
     got = parse_number(answer)
-    if got is SEVERAL:
+    if got is AMBIGUOUS:
         return Outcome.zero(Reason.MULTIPLE_VALUES)
     if got is None:
         return Outcome.zero(Reason.UNPARSEABLE)

@@ -32,6 +32,17 @@ class Reason(IntEnum):
     ANSWER_TOO_LONG = 16  # a rule-route answer block longer than any answer to a rule question (MAX_RULE_ANSWER_CHARS)
 
 
+class Ambiguous:
+    """Marker for a reading that names more than one value: several options, several numbers, both yes and no,
+    or a hedge between them. One value for every verifier, so a caller tests `is AMBIGUOUS` whatever it parsed."""
+
+    def __repr__(self) -> str:
+        return "AMBIGUOUS"
+
+
+AMBIGUOUS = Ambiguous()
+
+
 @dataclass(frozen=True)
 class Outcome:
     """Accuracy in [0, 1] plus diagnostics. Verifiers fill `acc`/`reason`; the judge also fills the rest."""

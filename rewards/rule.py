@@ -8,6 +8,7 @@ reference: an option letter of the question, yes/no, one plain number, LaTeX mat
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from rewards.choice import extract_choice, parse_options, verify_choice
@@ -18,7 +19,6 @@ from rewards.numeric import Number, looks_like_math, parse_number, states_relati
 from rewards.outcome import Outcome
 from rewards.text import normalize_text, verify_short_text, verify_yes_no, yes_no_of
 
-VERIFIED_TYPES = (MULTIPLE_CHOICE, NUMERIC, MATH, YES_NO, SHORT_TEXT)
 _LONE_LETTER = re.compile(r"\s*\(?[A-J]\)?\.?\s*")
 _MATHY = re.compile(r"[=<>^\\]|\d\s*[-+*/]\s*\d")
 # "(1, 2)", "[0, 1)", "\\{1, 2, 3\\}", "x \\in (0, 1]": tuples, intervals and sets, where brackets carry meaning.
@@ -60,21 +60,28 @@ def infer_answer_type(reference: str, question: str) -> str:
     return SHORT_TEXT
 
 
-async def score_rule(answer: str, reference: str, category: str | None, question: str, cfg: RuleSettings) -> Outcome:
-    """Accuracy of `answer` by the verifier for `category` (inferred from `reference` when not one of ours)."""
-    answer_type = category if category in VERIFIED_TYPES else infer_answer_type(reference, question)
-    if answer_type == SHORT_TEXT and (is_structured_math(reference) or states_relation(reference)):
-        answer_type = MATH  # `x < 5` or `[1, 2)` as text would lose the relation or the brackets
-    if answer_type == MULTIPLE_CHOICE:
-        return verify_choice(answer, reference, question)
-    if answer_type == YES_NO:
-        return verify_yes_no(answer, reference)
-    if answer_type in (NUMERIC, SHORT_TEXT):
-        numeric = verify_numeric(answer, reference, cfg.numeric_rel_tol)
-        if answer_type == SHORT_TEXT and (numeric is None or numeric.acc == 0):
-            return verify_short_text(answer, reference)
-        if numeric is not None:
-            return numeric
+async def _score_choice(answer: str, reference: str, question: str, cfg: RuleSettings) -> Outcome:
+    return verify_choice(answer, reference, question)
+
+
+async def _score_yes_no(answer: str, reference: str, question: str, cfg: RuleSettings) -> Outcome:
+    return verify_yes_no(answer, reference)
+
+
+async def _score_numeric(answer: str, reference: str, question: str, cfg: RuleSettings) -> Outcome:
+    numeric = verify_numeric(answer, reference, cfg.numeric_rel_tol)
+    return numeric if numeric is not None else await _score_math(answer, reference, question, cfg)
+
+
+async def _score_short_text(answer: str, reference: str, question: str, cfg: RuleSettings) -> Outcome:
+    """A number when both read as one and agree ('5 cm' for '50 mm'), else the text."""
+    numeric = verify_numeric(answer, reference, cfg.numeric_rel_tol)
+    if numeric is not None and numeric.acc == 1:
+        return numeric
+    return verify_short_text(answer, reference)
+
+
+async def _score_math(answer: str, reference: str, question: str, cfg: RuleSettings) -> Outcome:
     primes = label_primes(answer)
     if "=" not in answer + reference and primes != label_primes(reference):
         return Outcome.of(False)  # `x''` is not `x'`: math-verify reads a label's primes away
@@ -83,3 +90,28 @@ async def score_rule(answer: str, reference: str, category: str | None, question
     return await verify_math(
         answer, reference, timeout=cfg.math_timeout, workers=cfg.math_workers, rel_tol=cfg.numeric_rel_tol
     )
+
+
+Verifier = Callable[[str, str, str, RuleSettings], Awaitable[Outcome]]
+VERIFIERS: dict[str, Verifier] = {
+    MULTIPLE_CHOICE: _score_choice,
+    YES_NO: _score_yes_no,
+    NUMERIC: _score_numeric,
+    SHORT_TEXT: _score_short_text,
+    MATH: _score_math,
+}
+
+
+def answer_type_of(reference: str, category: str | None, question: str) -> str:
+    """The verifier's key: the category when it names one, else inferred; short text that states a relation
+    or a bracketed structure is math (`x < 5` or `[1, 2)` as text would lose the relation or the brackets)."""
+    answer_type = category if category in VERIFIERS else infer_answer_type(reference, question)
+    if answer_type == SHORT_TEXT and (is_structured_math(reference) or states_relation(reference)):
+        return MATH
+    return answer_type
+
+
+async def score_rule(answer: str, reference: str, category: str | None, question: str, cfg: RuleSettings) -> Outcome:
+    """Accuracy of `answer` by the verifier for `category` (inferred from `reference` when not one of ours)."""
+    verifier = VERIFIERS[answer_type_of(reference, category, question)]
+    return await verifier(answer, reference, question, cfg)

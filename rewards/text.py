@@ -7,7 +7,7 @@ import string
 import unicodedata
 
 from rewards.marks import canonical_primes, meaning_marks
-from rewards.outcome import Outcome, Reason
+from rewards.outcome import AMBIGUOUS, Ambiguous, Outcome, Reason
 
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}\u2018\u2019\u201c\u201d\u3002\uff0c\uff1a\uff1b\uff01\uff1f\u2032]")
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -66,8 +66,8 @@ def _expand_negations(text: str) -> str:
     return _CONTRACTION.sub(lambda m: f"{_CONTRACTED.get(m.group(1).lower(), m.group(1)[:-1])} not", text)
 
 
-def yes_no_of(text: str) -> str | None | bool:
-    """'yes' / 'no' from the answer; False for a hedge ('yes or no', 'not sure', 'maybe'), None when it says neither.
+def yes_no_of(text: str) -> str | Ambiguous | None:
+    """'yes' / 'no' from the answer; AMBIGUOUS for a hedge ('yes or no', 'not sure', 'maybe'), None when it says neither.
 
     An abstention ("not enough information", "unanswerable") says neither: None. A reply (a yes/no word followed
     by punctuation or the end) that disagrees with another or with the reading below is a hedge ("Yes. No, it is
@@ -83,15 +83,15 @@ def yes_no_of(text: str) -> str | None | bool:
     if _ABSTAIN.search(" ".join(words)):
         return None
     if _HEDGE.search(" ".join(words)):
-        return False
+        return AMBIGUOUS
     replies = {"yes" if m.group(1).lower() in YES else "no" for m in _REPLY.finditer(squeeze_whitespace(text))}
     reading = _reading(words)
     if len(replies) > 1 or (isinstance(reading, str) and replies - {reading}):
-        return False  # "Yes. No, it is not.", "Yes (no)": the first word does not decide an answer that says both
+        return AMBIGUOUS  # "Yes. No, it is not.", "Yes (no)": the first word does not decide an answer that says both
     return reading
 
 
-def _reading(words: list[str]) -> str | None | bool:
+def _reading(words: list[str]) -> str | Ambiguous | None:
     """The yes/no of normalised words by their first word, an intensifier, or every yes/no word."""
     if words[0] in YES or words[0] in NO:
         return "yes" if words[0] in YES else "no"
@@ -103,7 +103,7 @@ def _reading(words: list[str]) -> str | None | bool:
             negated = any(w in _NEGATORS for w in words[max(0, i - 3) : i]) and word != "no"
             said.add(("yes" if word in YES else "no") if not negated else ("no" if word in YES else "yes"))
     if len(said) > 1:
-        return False
+        return AMBIGUOUS
     if said:
         return said.pop()
     if len(words) <= _SHORT_NEGATION_WORDS and any(w in _NEGATORS for w in words):
@@ -116,7 +116,7 @@ def verify_yes_no(answer: str, reference: str) -> Outcome:
     if not isinstance(expected, str):  # the reference is not a yes/no: compare as text
         return verify_short_text(answer, reference)
     got = yes_no_of(answer)
-    if got is False:
+    if got is AMBIGUOUS:
         return Outcome.zero(Reason.MULTIPLE_VALUES)
     if got is None:
         return Outcome.zero(Reason.UNPARSEABLE)

@@ -2,11 +2,10 @@
 
 import pytest
 
-from rewards.choice import SEVERAL, extract_choice, parse_options, verify_choice
+from rewards.choice import extract_choice, parse_options, verify_choice
 from rewards.hacks import detect_hack
-from rewards.numeric import SEVERAL as SEVERAL_NUMBERS
 from rewards.numeric import Number, parse_number, verify_numeric
-from rewards.outcome import Reason
+from rewards.outcome import AMBIGUOUS, Reason
 from rewards.rule import infer_answer_type
 from rewards.text import normalize_text, verify_short_text, verify_yes_no, yes_no_of
 
@@ -38,7 +37,7 @@ def test_option_text_that_contains_a_letter_is_matched_by_text():
 
 @pytest.mark.parametrize("answer", ["A B C D", "A, B, C, D", "A or C", "A and B", "A. B. C. D.", "12 or 42"])
 def test_naming_several_options_scores_zero(answer):
-    assert extract_choice(answer, parse_options(QUESTION)) is SEVERAL
+    assert extract_choice(answer, parse_options(QUESTION)) is AMBIGUOUS
     outcome = verify_choice(answer, "B", QUESTION)
     assert (outcome.acc, outcome.reason) == (0.0, Reason.MULTIPLE_OPTIONS)
 
@@ -91,7 +90,7 @@ def test_parse_number(text, value, percent):
 
 @pytest.mark.parametrize("text", ["3 or 4", "3, 4, 5", "2,3", "10-15"])
 def test_several_numbers_are_not_one_answer(text):
-    assert parse_number(text) is SEVERAL_NUMBERS
+    assert parse_number(text) is AMBIGUOUS
 
 
 def test_latex_math_is_not_a_plain_number():
@@ -135,12 +134,19 @@ def test_numeric_failure_reasons():
         ("No, the right one is bigger", "no"),
         ("True", "yes"),
         ("It is correct", "yes"),
-        ("yes or no", False),
+        ("yes or no", AMBIGUOUS),
         ("the sign is red", None),
     ],
 )
 def test_yes_no_reading(text, expected):
     assert yes_no_of(text) == expected
+
+
+def test_every_verifier_reads_a_hedge_as_the_one_ambiguous_value():
+    assert extract_choice("A or C", parse_options(QUESTION)) is AMBIGUOUS
+    assert parse_number("3 or 4") is AMBIGUOUS
+    assert yes_no_of("Yes. No, it is not.") is AMBIGUOUS
+    assert extract_choice("C", parse_options(QUESTION)) is not AMBIGUOUS  # control: one option is no hedge
 
 
 def test_yes_no_verdicts():
