@@ -10,6 +10,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rewards import row
+
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 
 
@@ -30,16 +32,16 @@ def rl_schema(embed: bool) -> pa.Schema:
             ("ability", pa.string()),
             ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
             (
-                "extra_info",
+                "extra_info",  # the row contract: rewards/row.py
                 pa.struct(
                     [
-                        ("index", pa.int64()),
-                        ("split", pa.string()),
-                        ("question", pa.string()),
-                        ("category", pa.string()),
-                        ("abilities", pa.list_(pa.string())),
-                        ("reward_method", pa.string()),
-                        ("image_path", pa.list_(pa.string())),
+                        (row.INDEX, pa.int64()),
+                        (row.SPLIT, pa.string()),
+                        (row.QUESTION, pa.string()),
+                        (row.CATEGORY, pa.string()),
+                        (row.ABILITIES, pa.list_(pa.string())),
+                        (row.REWARD_METHOD, pa.string()),
+                        (row.IMAGE_PATH, pa.list_(pa.string())),
                     ]
                 ),
             ),

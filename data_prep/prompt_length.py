@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from data_prep.rows import Reject
+from data_prep.schema import IMAGE_PLACEHOLDER
 
 PROMPT_TOO_LONG = "prompt_too_long"
 PATCH = 28  # Qwen2.5-VL: 14-pixel patches merged 2x2 -> one visual token per 28x28 pixels
@@ -71,7 +72,7 @@ def chat_messages(prompt: list[dict]) -> list[dict]:
     messages = []
     for message in prompt:
         parts = [
-            {"type": "image"} if piece == "<image>" else {"type": "text", "text": piece}
+            {"type": "image"} if piece == IMAGE_PLACEHOLDER else {"type": "text", "text": piece}
             for piece in _MEDIA.split(message["content"])
             if piece
         ]

@@ -234,8 +234,3 @@ def rl_prompt(problem: str, n_images: int) -> list[dict]:
         {"role": "system", "content": schema.SYSTEM_PROMPT},
         {"role": "user", "content": user_text(problem, n_images)},
     ]
-
-
-def question_text(problem: str) -> str:
-    """The question without image placeholders (what the judge reads)."""
-    return re.sub(r"\s*<image>\s*", " ", problem).strip()

@@ -1,9 +1,10 @@
-"""The WeThink row contract: field names, the paper's system prompt, image sizes, and the label maps.
+"""The WeThink data contract: the source's required fields, the paper's system prompt, image sizes, and the labels.
 
 The labels (reward methods, categories, their raw spellings, `map_category` / `map_reward_method`) are defined in
-`rewards.labels`, the vocabulary the reward routes on, and re-exported here so the contract reads in one place:
-the reward imports nothing from data preparation. An unknown label is an error that names it (never a silent
-default); users extend the maps with `--reward-map raw=rule|model` / `--category-map raw=canonical`.
+`rewards.labels` and the `extra_info` keys a prepared row carries in `rewards.row`: the vocabulary the reward routes
+on stays with the reward, which imports nothing from data preparation. The labels are re-exported here. An unknown
+label is an error that names it (never a silent default); users extend the maps with `--reward-map raw=rule|model`
+/ `--category-map raw=canonical`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rewards.labels import (  # noqa: F401 - re-exported: the row contract's lab
     map_reward_method,
     normalize_label,
 )
+from rewards.row import IMAGE_PLACEHOLDER  # noqa: F401 - re-exported: where an image goes in a problem
 
 SYSTEM_PROMPT = (
     "You FIRST think about the reasoning process as an internal monologue and then provide the final answer.\n"
@@ -35,7 +37,6 @@ SYSTEM_PROMPT = (
 )
 
 DATA_SOURCE = "wethink"
-IMAGE_PLACEHOLDER = "<image>"
 REQUIRED_FIELDS = ("problem", "answer", "category", "abilities", "refined_cot", "image_path", "reward")
 
 # Image resolution: the recipe's data.min_pixels / max_pixels (wethink_grpo.yaml says why; Qwen2.5-VL patches are

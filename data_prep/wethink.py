@@ -29,10 +29,11 @@ from data_prep.images import image_entry
 from data_prep.outputs import Interrupted, OutputFiles, interruptible, raise_if_interrupted, refuse_non_empty_dir
 from data_prep.parquet import RowWriter, iter_rows, rl_schema
 from data_prep.prompt_length import prompt_tokenizer
-from data_prep.rows import question_text, rl_prompt
+from data_prep.rows import rl_prompt
 from data_prep.split import DEFAULT_VAL_MAX, ValSelector, row_key
 from data_prep.stats import StatsCollector, write_stats
 from data_prep.validate import Checked, CheckOptions, RejectsWriter, count_lines, iter_checked
+from rewards import row as contract
 
 DEFAULT_MAX_REJECT_RATE = 0.05  # a few percent of odd rows is normal; more means a wrong flag or a broken input
 EMBED_WARN_ROWS = 5000  # above this, embedded image bytes multiply through verl's reward path (issue #7391)
@@ -63,14 +64,14 @@ def rl_row(checked: Checked, min_pixels: int, max_pixels: int, split: str = "") 
         "images": [image_entry(info, min_pixels, max_pixels) for info in checked.images],
         "ability": row.category,
         "reward_model": {"style": row.reward_method, "ground_truth": row.answer},
-        "extra_info": {
-            "index": checked.lineno,
-            "split": split,
-            "question": question_text(row.problem),
-            "category": row.category,
-            "abilities": list(row.abilities),
-            "reward_method": row.reward_method,
-            "image_path": list(row.image_paths),
+        "extra_info": {  # the row contract: rewards/row.py
+            contract.INDEX: checked.lineno,
+            contract.SPLIT: split,
+            contract.QUESTION: contract.question_text(row.problem),
+            contract.CATEGORY: row.category,
+            contract.ABILITIES: list(row.abilities),
+            contract.REWARD_METHOD: row.reward_method,
+            contract.IMAGE_PATH: list(row.image_paths),
         },
     }
 
@@ -249,8 +250,8 @@ def prepare(
             ):
                 for row in iter_rows(spool):
                     raise_if_interrupted()
-                    split = "val" if row["extra_info"]["index"] in val_lines else "train"
-                    row["extra_info"]["split"] = split
+                    split = "val" if row["extra_info"][contract.INDEX] in val_lines else "train"
+                    row["extra_info"][contract.SPLIT] = split
                     nbytes = sum(len(i.get("bytes") or b"") for i in row["images"])
                     (val if split == "val" else train).write(row, nbytes)
                     stats.add_split(split, row["ability"])

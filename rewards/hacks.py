@@ -11,6 +11,7 @@ from difflib import SequenceMatcher
 
 from rewards.choice import extract_choice, parse_options
 from rewards.outcome import AMBIGUOUS, Reason
+from rewards.row import question_text
 from rewards.text import normalize_text, squeeze_whitespace
 
 COPY_MIN_CHARS = 15  # shorter questions ("What color?") cannot be told apart from a short answer
@@ -20,13 +21,12 @@ COPY_SIMILARITY = 0.85
 COPY_CHAR_LEVEL_MAX = 300
 COPY_MAX_WORDS = 1000
 _OPTION_LINE = re.compile(r"^[^\S\n]*[(\[]?[A-J]\s*[)\].:：、].*$", re.MULTILINE)
-_PLACEHOLDER = re.compile(r"<image>", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=256)  # a GRPO group's rollouts share one question
 def question_stem(question: str) -> str:
     """The question without image placeholders and option lines, normalised."""
-    return normalize_text(_OPTION_LINE.sub(" ", _PLACEHOLDER.sub(" ", squeeze_whitespace(question))))
+    return normalize_text(_OPTION_LINE.sub(" ", question_text(squeeze_whitespace(question))))
 
 
 def copies_question(answer: str, question: str) -> bool:

@@ -6,9 +6,10 @@ Where a sample's reward is decided, top to bottom:
 1. format: exactly one <think> block then one <answer> block (rewards.format);
 2. the answer: the last well-formed <answer> block, judged even when the format fails;
 3. hacks score 0 on every route: empty, every option listed, the question copied (rewards.hacks);
-4. route on extra_info["reward_method"]: "rule" -> rule verifiers refined by extra_info["category"]
-   (rewards.rule); "model" -> the LLM judge (rewards.judge). A missing or unknown reward_method is inferred:
-   category "descriptive" -> model, anything else -> rule, and `route_inferred` is 1;
+4. route on extra_info["reward_method"] (the row contract: rewards.row): "rule" -> rule verifiers refined by
+   extra_info["category"] (rewards.rule); "model" -> the LLM judge (rewards.judge). A missing or unknown
+   reward_method is inferred (`rewards.row.reward_route`): category "descriptive" -> model, anything else ->
+   rule, and `route_inferred` is 1;
 5. judge down (or not configured): `judge_down_policy` "zero" gives acc 0, "rule" falls back to the rules.
 
 A category the labels do not know is flagged in `route_inferred` too (its verifier is inferred from the
@@ -37,8 +38,9 @@ from rewards.config import RewardConfig, RewardConfigError, load_config
 from rewards.format import extract_answer, is_well_formed
 from rewards.hacks import detect_hack
 from rewards.judge import get_judge
-from rewards.labels import DESCRIPTIVE, MODEL, RULE, UnknownLabelError, map_category, map_reward_method
+from rewards.labels import MODEL, RULE
 from rewards.outcome import Outcome, Reason
+from rewards.row import CATEGORY, QUESTION, REWARD_METHOD, canonical_category, reward_route
 from rewards.rule import score_rule
 from rewards.text import squeeze_whitespace
 
@@ -66,11 +68,11 @@ async def compute_score(
         cfg = load_config(kwargs)
         fmt = 1.0 if is_well_formed(solution_str) else 0.0
         info = extra_info if isinstance(extra_info, Mapping) else {}
-        category = _canonical(map_category, info.get("category"))
-        route, inferred = _route(info.get("reward_method"), category)
-        if category is None and info.get("category") is not None:
+        category = canonical_category(info.get(CATEGORY))
+        route, inferred = reward_route(category, info.get(REWARD_METHOD))
+        if category is None and info.get(CATEGORY) is not None:
             inferred = True
-            _log_once(f"category {_shown(info.get('category'))} is not one the reward knows (rewards/labels.py): "
+            _log_once(f"category {_shown(info.get(CATEGORY))} is not one the reward knows (rewards/labels.py): "
                       "its verifier is chosen from the reference; such samples are counted in route_inferred. "
                       "Said once, for the first such category", key="unknown category")  # fmt: skip
         outcome = await _accuracy(solution_str, _text(ground_truth), info, category, route, cfg)
@@ -96,7 +98,7 @@ async def _accuracy(
         _log_once(f"a row's ground truth is {'empty' if not reference.strip() else f'{len(reference)} characters'}: "
                   "such samples score 0 (reason NO_REFERENCE). Said once", key="no reference")  # fmt: skip
         return Outcome.zero(Reason.NO_REFERENCE)
-    question = _text(info.get("question"))
+    question = _text(info.get(QUESTION))
     if len(question) > MAX_ROW_TEXT_CHARS:
         _log_once(f"questions over {MAX_ROW_TEXT_CHARS} characters are read to there. Said once", key="long question")
         question = question[:MAX_ROW_TEXT_CHARS]
@@ -122,21 +124,6 @@ async def _accuracy(
             fallback = await score_rule(squeeze_whitespace(answer), expected, category, asked, cfg.rule)
         return Outcome(fallback.acc, judged.reason, judged.timeout or fallback.timeout, judged.judged)
     return judged
-
-
-def _route(reward_method: object, category: str | None) -> tuple[str, bool]:
-    """(route, inferred): the row's reward_method when it is one we know, else inferred from the category."""
-    method = _canonical(map_reward_method, reward_method)
-    if method is not None:
-        return method, False
-    return (MODEL if category == DESCRIPTIVE else RULE), True
-
-
-def _canonical(mapper, raw: object) -> str | None:
-    try:
-        return mapper(raw) if raw is not None else None
-    except UnknownLabelError:
-        return None
 
 
 def _text(value: object) -> str:

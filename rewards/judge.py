@@ -36,6 +36,7 @@ from rewards.chat_client import ChatEndpoint, ChatError, ClientSlots, ReasoningO
 from rewards.inflight import InFlight
 from rewards.judge_cache import VerdictCache, verdict_key
 from rewards.outcome import Outcome, Reason
+from rewards.row import question_text
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def cut(text: str, max_chars: int) -> str:
 def build_messages(question: str, reference: str, candidate: str) -> list[dict]:
     """The judge request (text only: the judge never sees the image); `candidate` is already cut to length."""
     user = (
-        f"<question>\n{_fenced_row_text(question.replace('<image>', ' ').strip())}\n</question>\n"
+        f"<question>\n{_fenced_row_text(question_text(question))}\n</question>\n"
         f"<reference_answer>\n{_fenced_row_text(reference)}\n</reference_answer>\n"
         f"<candidate_answer>\n{fence(candidate)}\n</candidate_answer>\n"
         "Score (1, 0.5 or 0):"

@@ -8,7 +8,8 @@
    the entry's own, else the paper defaults; min is clamped to max. Unbounded images are what cause
    OOMs and prompt-length blowups.
 3. `extra_info` carries `question`, `category` and `reward_method` (filled from `prompt`, `ability` and
-   `reward_model` when a row lacks them), which the hybrid reward routes on.
+   `reward_model` when a row lacks them, by the row contract's rules in `rewards.row`), which the hybrid reward
+   routes on.
 4. `data.keep_reward_methods` (default: both) drops rows of the other routes when the dataset is built; the
    `rule_only` ablation keeps `[rule]`, so descriptive samples never reach a judge that is not there.
 5. A multimodal prompt longer than `data.max_prompt_length` is named: verl 0.9.1 never truncates one; its agent loop
@@ -32,17 +33,8 @@ from PIL import Image
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from data_prep.prompt_length import IMAGE_PAD, visual_tokens
-from data_prep.schema import (
-    CATEGORIES,
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MIN_PIXELS,
-    DESCRIPTIVE,
-    IMAGE_PLACEHOLDER,
-    MODEL,
-    REWARD_METHODS,
-    RULE,
-    SYSTEM_PROMPT,
-)
+from data_prep.schema import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, REWARD_METHODS, SYSTEM_PROMPT
+from rewards.row import CATEGORY, INDEX, QUESTION, REWARD_METHOD, canonical_category, question_text, reward_route
 
 
 def pixel_bounds(config: Any, entry: dict | None = None) -> tuple[int, int]:
@@ -103,23 +95,29 @@ def _user_question(messages: list[dict]) -> str:
             content = message.get("content")
             if isinstance(content, list):
                 content = "".join(i.get("text", "") for i in content if isinstance(i, dict) and i.get("type") == "text")
-            return " ".join(str(content).replace(IMAGE_PLACEHOLDER, " ").split())
+            return question_text(str(content))
     return ""
 
 
+def row_category(row: dict) -> str | None:
+    """The row's canonical category: `extra_info.category`, else the `ability` column (None when neither maps)."""
+    return canonical_category((row.get("extra_info") or {}).get(CATEGORY)) or canonical_category(row.get("ability"))
+
+
+def row_reward_method(row: dict) -> str:
+    """The route a row takes: `extra_info.reward_method`, else `reward_model.style`, else inferred from its category
+    (`rewards.row.reward_route`, the reward's own rule)."""
+    info, style = row.get("extra_info") or {}, (row.get("reward_model") or {}).get("style")
+    return reward_route(row_category(row), info.get(REWARD_METHOD), style)[0]
+
+
 def completed_extra_info(row: dict, messages: list[dict]) -> dict:
-    """`extra_info` with the fields the hybrid reward reads, filled from other columns when missing."""
+    """`extra_info` with the fields the hybrid reward reads (`rewards.row`), filled from other columns when missing."""
     info = dict(row.get("extra_info") or {})
-    if not info.get("question"):
-        info["question"] = _user_question(messages)
-    if info.get("category") not in CATEGORIES:
-        ability = row.get("ability")
-        info["category"] = ability if ability in CATEGORIES else info.get("category")
-    if info.get("reward_method") not in REWARD_METHODS:
-        style = (row.get("reward_model") or {}).get("style")
-        info["reward_method"] = (
-            style if style in REWARD_METHODS else (MODEL if info["category"] == DESCRIPTIVE else RULE)
-        )
+    if not info.get(QUESTION):
+        info[QUESTION] = _user_question(messages)
+    info[CATEGORY] = row_category(row) or info.get(CATEGORY)
+    info[REWARD_METHOD] = row_reward_method(row)
     return info
 
 
@@ -131,12 +129,6 @@ def kept_reward_methods(config: Any) -> frozenset[str]:
     if unknown or not keep:
         raise ValueError(f"data.keep_reward_methods={sorted(keep)}: expected a non-empty subset of {list(REWARD_METHODS)}")
     return keep
-
-
-def row_reward_method(row: dict) -> str | None:
-    """The route a prepared row takes: `extra_info.reward_method`, else `reward_model.style`."""
-    method = (row.get("extra_info") or {}).get("reward_method")
-    return method if method in REWARD_METHODS else (row.get("reward_model") or {}).get("style")
 
 
 logger = logging.getLogger(__name__)
@@ -213,7 +205,7 @@ class WeThinkDataset(RLHFDataset):
             "data.max_prompt_length %d. verl 0.9.1 will drop this row's whole group (its agent loop refuses a "
             "multimodal prompt over rollout.prompt_length). Prepare the data with python -m data_prep.wethink, which "
             "rejects such rows, or lower data.max_pixels.",
-            item, list(self.original_data_files), row["extra_info"].get("index"), text + visual, text, visual,
+            item, list(self.original_data_files), row["extra_info"].get(INDEX), text + visual, text, visual,
             self.max_prompt_length,
         )  # fmt: skip
 

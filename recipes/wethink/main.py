@@ -32,6 +32,7 @@ from verl.utils.device import auto_set_device
 
 from recipes.wethink.gate import ConfigRejected, check_added_keys, validate
 from recipes.wethink.metrics import judge_health, step_metrics
+from rewards.row import CATEGORY
 
 logger = logging.getLogger(__name__)
 logger.setLevel(os.getenv("VERL_LOGGING_LEVEL", "INFO"))
@@ -63,8 +64,8 @@ def samples_of_step(fields, tags: list[dict]) -> list[dict]:
         if tag.get("is_padding", False):
             continue
         reward = (extra or {}).get("reward_extra_info", {}) if isinstance(extra, dict) else {}
-        category = info.get("category") if isinstance(info, dict) else None
-        samples.append({**reward, "category": category, "response_length": length})
+        category = info.get(CATEGORY) if isinstance(info, dict) else None
+        samples.append({**reward, CATEGORY: category, "response_length": length})
     return samples
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from rewards.hybrid import RESULT_KEYS
 from rewards.outcome import Reason
+from rewards.row import CATEGORY
 
 UNKNOWN_CATEGORY = "unknown"
 
@@ -112,7 +113,7 @@ def _reason_shares(rows: list[Mapping[str, Any]]) -> dict[str, float]:
 def _category_acc(rows: list[Mapping[str, Any]]) -> dict[str, float]:
     by_category: dict[str, list[float | None]] = {}
     for row in rows:
-        by_category.setdefault(_category(row.get("category")), []).append(_num(row.get("acc")))
+        by_category.setdefault(_category(row.get(CATEGORY)), []).append(_num(row.get("acc")))
     out: dict[str, float] = {}
     for category, values in sorted(by_category.items()):
         _put(out, f"category/{category}/acc", _mean(values))
