@@ -41,7 +41,7 @@ from rewards.row import question_text
 logger = logging.getLogger(__name__)
 
 PROMPT_VERSION = "wethink-judge-v1"  # part of the cache key: change it when the prompt changes
-TIERS = (0.0, 0.5, 1.0)
+# A reply that is exactly one tier: 1, 0 or 0.5 (also written 1.0, .5, 0.50), whitespace around it.
 _TIER = re.compile(r"\s*(?:(1)(?:\.0+)?|(0)(?:\.0+)?|(0?\.50*))\s*")
 # Tags that could open or close one of the prompt's fences, however written: "</candidate_answer>",
 # "< / Candidate-Answer id=1 >", "</candidate answer>" (after NFKC folding and invisible characters removed), and
