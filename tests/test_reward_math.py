@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from rewards import math_equiv
+from rewards import math_equiv, pool_worker
 from rewards.hard_pool import WALL_FACTOR, HardTimeout, HardTimeoutPool
 from rewards.math_equiv import verify_math
 from rewards.outcome import Reason
@@ -107,6 +107,13 @@ def _spin() -> None:
         pass
 
 
+def _spin_until_cpu(cpu_seconds: float) -> str:
+    start = time.process_time()
+    while time.process_time() - start < cpu_seconds:
+        pass
+    return "finished"
+
+
 def _pid_after(seconds: float) -> int:
     time.sleep(seconds)
     return os.getpid()
@@ -132,7 +139,7 @@ async def test_a_task_that_blocks_is_killed_at_the_wall_clock_cap_and_its_worker
     start = time.monotonic()
     with pytest.raises(HardTimeout, match="wall time"):
         await pool.run(_block_signals_and_hang, 60.0, timeout=0.5)
-    assert time.monotonic() - start < 0.5 * 2.0 + 2.0  # the cap (timeout x wall_factor) + polling slack
+    assert time.monotonic() - start < 60.0  # stopped at its cap, never left to finish its 60 s (a hang bound)
     assert pool.replacements == 1
     assert [pid for pid in pids if not _alive(pid)] != []  # a worker was really killed
     assert isinstance(await pool.run(_pid_after, 0.0, timeout=30), int)  # and the pool still works
@@ -142,23 +149,36 @@ async def test_a_task_stuck_burning_cpu_is_killed_at_its_cpu_budget_not_the_wall
     pool = HardTimeoutPool(1, wall_factor=100.0)
     try:
         await pool.run(_pid_after, 0.0, timeout=30)
-        start = time.monotonic()
-        with pytest.raises(HardTimeout, match="CPU s, past its budget"):
+        with pytest.raises(HardTimeout, match="CPU s, past its budget") as stopped:  # not the 50 s wall cap
             await pool.run(_spin_ignoring_the_timer, timeout=0.5)
-        assert time.monotonic() - start < 10.0  # far below the 50 s wall cap
-        assert pool.replacements == 1
+        assert stopped.value.cause == "cpu" and pool.replacements == 1
     finally:
         pool.shutdown()
 
 
-async def test_a_task_that_honours_its_cpu_timer_stops_without_killing_the_worker():
+def test_a_task_that_honours_its_cpu_timer_stops_without_killing_the_worker():
+    """The worker's own CPU timer ends the task and the worker answers (it lives on). Run here, in this
+    process, as the worker runs a task: CPU time only, so no load can change the answer. The control: the same
+    task without a budget (timer off) runs to its end."""
+    previous = signal.signal(signal.SIGPROF, pool_worker._on_budget)
+    try:
+        assert pool_worker._run_one((_spin_until_cpu, (0.6,), 0.3)) == ("cpu_timeout", 0.3)
+        assert pool_worker._run_one((_spin_until_cpu, (0.6,), 0)) == ("ok", "finished")  # the control
+        assert pool_worker._run_one((_pid_after, (0.0,), 0.3)) == ("ok", os.getpid())  # the same worker goes on
+    finally:
+        signal.signal(signal.SIGPROF, previous)
+
+
+async def test_a_task_past_its_cpu_budget_stops_and_the_pool_keeps_working():
+    """Through the pool, under any load: the task ends as a CPU timeout (by its own timer or, if the machine
+    delays the reply past the grace, by a kill) and the next task runs; whether the worker was kept is timing."""
     pool = HardTimeoutPool(1, wall_factor=100.0)  # a loaded machine must not reach the wall cap first
     try:
-        pid = await pool.run(_pid_after, 0.0, timeout=30)
-        with pytest.raises(HardTimeout, match="CPU budget") as stopped:
+        await pool.run(_pid_after, 0.0, timeout=30)
+        with pytest.raises(HardTimeout) as stopped:
             await pool.run(_spin, timeout=0.3)
         assert stopped.value.cause == "cpu"
-        assert pool.replacements == 0 and _alive(pid)
+        assert isinstance(await pool.run(_pid_after, 0.0, timeout=30), int)
     finally:
         pool.shutdown()
 
@@ -173,11 +193,20 @@ async def test_a_kill_leaves_the_other_workers_task_alone(pool):
     assert pool.replacements == 1
 
 
-async def test_deadline_counts_running_time_not_queueing(pool):
-    """8 tasks of 0.4 s on 2 workers take ~1.6 s in all; none may time out at a 1 s deadline (cap 2 s)."""
-    await pool.run(_pid_after, 0.0, timeout=30)
-    results = await asyncio.gather(*(pool.run(_pid_after, 0.4, timeout=1.0) for _ in range(8)))
-    assert len(results) == 8 and pool.replacements == 0
+async def test_deadline_counts_running_time_not_queueing():
+    """A task queued behind another for 3 s is not stopped at its 2 s wall-clock cap: the cap starts when the task
+    reaches a worker. The task itself does nothing, so no load brings it near its cap."""
+    pool = HardTimeoutPool(1, wall_factor=2.0)
+    try:
+        await pool.run(_pid_after, 0.0, timeout=30)
+        ahead = asyncio.ensure_future(pool.run(_pid_after, 3.0, timeout=30))
+        queued = asyncio.ensure_future(pool.run(_pid_after, 0.0, timeout=1.0))
+        start = time.monotonic()
+        assert isinstance(await queued, int) and isinstance(await ahead, int)  # it ran, and was not stopped
+        assert time.monotonic() - start >= 2.0  # the control: it waited longer than its cap, all in the queue
+        assert pool.replacements == 0
+    finally:
+        pool.shutdown()
 
 
 async def test_a_task_the_worker_cannot_import_is_a_clear_error(pool):
@@ -233,7 +262,15 @@ def _spin_honouring_the_timer() -> None:
         pass
 
 
-async def _finish_order(run_bomb, run_ordinary, bombs: int, ordinary: int) -> list[str]:
+async def _all_busy(pool: HardTimeoutPool) -> None:
+    """Until every worker of `pool` holds a task (the bombs were queued first, whatever the machine's load); the
+    bombs hold them for at least half a CPU second, and 60 s only bounds a hang."""
+    deadline = time.monotonic() + 60
+    while pool._idle.qsize() and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+
+
+async def _finish_order(run_bomb, run_ordinary, bombs: int, ordinary: int, pool: HardTimeoutPool) -> list[str]:
     order: list[str] = []
 
     async def bomb():
@@ -246,7 +283,7 @@ async def _finish_order(run_bomb, run_ordinary, bombs: int, ordinary: int) -> li
         order.append("ordinary")
 
     tasks = [asyncio.create_task(bomb()) for _ in range(bombs)]
-    await asyncio.sleep(0.2)  # the bombs are queued first
+    await _all_busy(pool)
     await asyncio.gather(*tasks, *(plain() for _ in range(ordinary)))
     return order
 
@@ -259,7 +296,7 @@ async def test_ordinary_checks_are_not_held_behind_bombs():
     order = await _finish_order(
         lambda: math_equiv.run_in_lanes(_spin_honouring_the_timer, timeout=budget, workers=2),
         lambda: math_equiv.run_in_lanes(_pid_after, 0.0, timeout=budget, workers=2),
-        bombs=2, ordinary=6,
+        bombs=2, ordinary=6, pool=math_equiv.get_pool(2),
     )  # fmt: skip
     assert order[:6] == ["ordinary"] * 6, order
     one_lane = HardTimeoutPool(2, wall_factor=100.0)
@@ -268,7 +305,7 @@ async def test_ordinary_checks_are_not_held_behind_bombs():
         before = await _finish_order(
             lambda: one_lane.run(_spin_honouring_the_timer, timeout=budget),
             lambda: one_lane.run(_pid_after, 0.0, timeout=budget),
-            bombs=2, ordinary=6,
+            bombs=2, ordinary=6, pool=one_lane,
         )  # fmt: skip
     finally:
         one_lane.shutdown()
