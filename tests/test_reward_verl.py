@@ -6,15 +6,11 @@ The tokenizer is a byte-level BPE trained in memory on this file's texts: nothin
 """
 
 import asyncio
-import importlib.util
-import sys
-from pathlib import Path
+import random
 
 import numpy as np
 import pytest
 import torch
-import verl
-from hydra import compose, initialize_config_dir
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 from verl import DataProto
@@ -23,27 +19,43 @@ from verl.trainer.ppo.reward import load_reward_manager
 from rewards.hybrid import RESULT_KEYS
 from rewards.outcome import Reason
 from tests.openai_server import ChatServer, Reply, last_user_text
+from tests.repo import compose_verl
 
-REPO = Path(__file__).resolve().parents[1]
-VERL_CONFIG_DIR = Path(verl.__file__).parent / "trainer" / "config"
 PROMPT_LENGTH = 4
 MC = "Which bar is tallest?\nA. 12\nB. 42\nC. 7\nD. 9"
+THINK = "<think>I read the labels in the figure and compare the values one by one before I answer.</think>"
 
 
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_reward", REPO / "benchmarks" / "bench_reward.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+def rule_step(prompts: int, rollouts: int, seed: int = 0) -> list[tuple[str, str, dict, bool]]:
+    """One GRPO step of rule-route samples, `prompts` questions x `rollouts` answers: (response, ground truth,
+    extra_info, whether it deserves acc 1). Answers are right in several forms, wrong, hedged, or outside an answer
+    block, with fresh values per question."""
+    rng = random.Random(seed)
+    step = []
+    for index in range(prompts):
+        n = rng.randint(8, 500)  # not 7: 7/7 would equal 7/n
+        category, question, reference, right, wrong = rng.choice([
+            ("multiple_choice", f"Which value is shown?\nA. {n}\nB. {n + 1}\nC. {n + 2}\nD. {n + 3}", "A",
+             ["A", "(A)", f"A. {n}"], ["B", f"C. {n + 2}", "A or B"]),
+            ("numeric", "How long is the red segment in cm?", str(n), [f"{n} cm", f"x = {n}"], [str(n + 1)]),
+            ("math", "Simplify the expression in the figure.", f"\\frac{{{n}}}{{7}}",
+             [f"{n}/7", f"\\frac{{{2 * n}}}{{14}}"], [f"\\frac{{{n + 1}}}{{7}}", f"\\frac{{7}}{{{n}}}"]),
+            ("yes_no", "Is the light green?", "Yes", ["yes", "Yes, it is."], ["No", "yes or no"]),
+        ])  # fmt: skip
+        info = {"reward_method": "rule", "category": category, "question": f"<image>{question}", "index": index}
+        for _ in range(rollouts):
+            deserved = rng.random() < 0.5
+            answer = rng.choice(right if deserved else wrong)
+            if rng.random() < 0.1:  # no answer block: acc 0 whatever it says
+                step.append((f"{THINK} The answer is {answer}.", reference, dict(info), False))
+            else:
+                step.append((f"{THINK}\n<answer>{answer}</answer>", reference, dict(info), deserved))
+    return step
 
 
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory):
-    corpus = [bench.THINK, MC, "<think> </think> <answer> </answer> 0123456789 \\frac{}{} \\sqrt ^ ( ) [ ] , . ="]
+    corpus = [THINK, MC, "<think> </think> <answer> </answer> 0123456789 \\frac{}{} \\sqrt ^ ( ) [ ] , . ="]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -68,16 +80,14 @@ def tokenizer(tokenizer_dir):
 
 def verl_config(tokenizer_dir, manager: str, reward_kwargs: dict | None = None, extra: tuple = ()):
     """verl's real ppo_trainer config with the recipe's reward overrides."""
-    overrides = [
+    return compose_verl(
         f"actor_rollout_ref.model.path={tokenizer_dir}",
         "reward.custom_reward_function.path=pkg://rewards.hybrid",
         "reward.custom_reward_function.name=compute_score",
         f"reward.reward_manager.name={manager}",
         *(f"+reward.custom_reward_function.reward_kwargs.{k}={v}" for k, v in (reward_kwargs or {}).items()),
         *extra,
-    ]
-    with initialize_config_dir(config_dir=str(VERL_CONFIG_DIR), version_base=None):
-        return compose(config_name="ppo_trainer", overrides=overrides)
+    )
 
 
 def make_batch(tokenizer, rows: list[tuple[str, str, dict]]) -> DataProto:
@@ -181,17 +191,18 @@ async def test_a_rule_route_grpo_step_of_4096_responses_through_verls_reward_loo
     """512 prompts x 8 rollouts, scored by the worker class verl runs as a Ray actor: no exception, no timeout."""
     from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
-    samples = bench.make_rule_step(prompts=512, rollouts=8)
+    samples = rule_step(prompts=512, rollouts=8)
     worker = RewardLoopWorker(verl_config(tokenizer_dir, "naive"))
     tokenizer = worker.input_tokenizer
-    batch = make_batch(tokenizer, [(s.response, s.ground_truth, s.extra_info) for s in samples])
+    batch = make_batch(tokenizer, [(response, gt, info) for response, gt, info, _ in samples])
     outputs = await worker.compute_score_batch(batch)
     stacked = stack_like_verl(outputs)
     assert len(outputs) == 4096 and tuple(stacked) == RESULT_KEYS
     assert stacked["timeout"].sum() == 0
     assert not np.isin(stacked["reason"], [Reason.INTERNAL_ERROR, Reason.MATH_TIMEOUT, Reason.MATH_ERROR]).any()
-    wrong = [i for i, s in enumerate(samples) if (stacked["acc"][i] == 1.0) != s.correct]
-    assert wrong == [], [samples[i].response[-80:] for i in wrong[:5]]
+    wrong = [i for i, (*_, deserved) in enumerate(samples) if (stacked["acc"][i] == 1.0) != deserved]
+    assert wrong == [], [samples[i][0][-80:] for i in wrong[:5]]
+    assert 0.3 < stacked["acc"].mean() < 0.6  # both right and wrong answers in the step: the check above can fail
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []  # nothing left running
 
 
