@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.openai_server import ChatServer, Reply, last_user_text
+from tests.repo import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 _STEP_LINE = re.compile(r"step:(\d+) - (.*)$")
 _PAIR = re.compile(r"([\w@/.\-]+):(?:np\.\w+\()?(-?(?:[0-9.]+(?:e[-+]?\d+)?|nan|inf))\)?")
 

@@ -1,5 +1,6 @@
 """The one place tests find the repository and its parts: the root, the bundled sample, the recipe's launchers and
-configs, a prepared sample, and a verl config composed as every launch composes it (the gate's compose)."""
+configs, a prepared sample, a verl config composed as every launch composes it (the gate's compose), and verl's own
+`ppo_trainer` config for the tests that put one part of the recipe into an otherwise plain verl config."""
 
 from __future__ import annotations
 
@@ -16,6 +17,19 @@ def compose(config_name: str = "wethink_7b", *overrides: str):
     from recipes.wethink.gate import compose_config
 
     return compose_config(str(CONFIG_DIR), config_name, list(overrides))
+
+
+WETHINK_DATASET = ("data.custom_cls.path=pkg://recipes.wethink.dataset", "data.custom_cls.name=WeThinkDataset")
+
+
+def compose_verl(*overrides: str):
+    """verl's own `ppo_trainer` config (not the recipe's yaml) with `overrides`, composed by Hydra as verl's entry
+    composes it (`WETHINK_DATASET`: the overrides that load the recipe's dataset class)."""
+    import verl
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(Path(verl.__file__).parent / "trainer" / "config"), version_base=None):
+        return hydra_compose(config_name="ppo_trainer", overrides=list(overrides))
 
 
 def prepare_sample(out: Path, **options) -> Path:

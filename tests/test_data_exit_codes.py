@@ -11,8 +11,8 @@ import pytest
 
 from data_prep import sft, wethink
 from data_prep.wethink import EMBED_WARN_ROWS, OUTPUTS, embed_images_warning, reject_verdict
+from tests.repo import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample"
 JSONL, IMAGES = SAMPLE / "wethink_sample.jsonl", SAMPLE / "images"
 LINES = JSONL.read_text(encoding="utf-8").splitlines()
 

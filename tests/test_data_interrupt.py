@@ -19,8 +19,8 @@ import pytest
 
 from data_prep.outputs import Interrupted, interruptible, raise_if_interrupted
 from data_prep.wethink import OUTPUTS, main, prepare
+from tests.repo import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample"
 JSONL, IMAGES = SAMPLE / "wethink_sample.jsonl", SAMPLE / "images"
 

@@ -12,8 +12,8 @@ import pytest
 
 from data_prep.schema import CATEGORIES, DATA_SOURCE, IMAGE_PLACEHOLDER, SYSTEM_PROMPT, map_category
 from data_prep.wethink import main, prepare
+from tests.repo import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample"
 JSONL, IMAGES = SAMPLE / "wethink_sample.jsonl", SAMPLE / "images"
 LINES = JSONL.read_text(encoding="utf-8").splitlines()
 MIN_PX, MAX_PX = 8 * 28 * 28, 24 * 28 * 28

@@ -17,9 +17,8 @@ from data_prep import schema
 from data_prep.prompt_length import PATCH, smart_resize, visual_tokens
 from data_prep.validate import iter_checked
 from data_prep.wethink import main, prepare, reader_options
+from tests.repo import CONFIG_DIR, SAMPLE, WETHINK_DATASET, compose_verl
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "examples" / "sample"
 JSONL, IMAGES = SAMPLE / "wethink_sample.jsonl", SAMPLE / "images"
 LO, HI = 8 * PATCH * PATCH, 48 * PATCH * PATCH  # inside the tiny processor's own bounds (4..64 tokens)
 
@@ -43,8 +42,6 @@ def test_smart_resize_is_transformers_own_and_agrees_with_qwen_vl_utils():
 
 
 def test_prompt_length_equals_verls_own_count_for_every_sample_row(tiny_vl_dir, tmp_path):
-    import verl
-    from hydra import compose, initialize_config_dir
     from verl.trainer.ppo.utils import create_rl_dataset
     from verl.utils import hf_processor, hf_tokenizer
     from verl.utils.tokenizer.continuous_token_wiring import create_continuous_token_builder
@@ -59,10 +56,7 @@ def test_prompt_length_equals_verls_own_count_for_every_sample_row(tiny_vl_dir, 
     )  # fmt: skip
     ours = {c.lineno: c.prompt for c in iter_checked(str(JSONL), opts, workers=1, progress=False)}
 
-    config_dir = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
-    with initialize_config_dir(config_dir=config_dir, version_base=None):
-        overrides = ["data.custom_cls.path=pkg://recipes.wethink.dataset", "data.custom_cls.name=WeThinkDataset"]
-        data_config = compose("ppo_trainer", overrides=overrides).data
+    data_config = compose_verl(*WETHINK_DATASET).data
     tokenizer, processor = hf_tokenizer(tiny_vl_dir), hf_processor(tiny_vl_dir)
     files = [str(out / "train.parquet"), str(out / "val.parquet")]
     dataset = create_rl_dataset(files, data_config, tokenizer, processor, is_train=True)
@@ -109,7 +103,7 @@ def test_over_long_rows_are_rejects_with_their_numbers_and_stats_show_the_distri
 
 
 def test_the_default_limit_is_the_recipes_max_prompt_length():
-    config = yaml.safe_load((REPO / "recipes" / "wethink" / "config" / "wethink_grpo.yaml").read_text())
+    config = yaml.safe_load((CONFIG_DIR / "wethink_grpo.yaml").read_text())
     assert schema.DEFAULT_MAX_PROMPT_TOKENS == config["data"]["max_prompt_length"]
     assert (schema.DEFAULT_MIN_PIXELS, schema.DEFAULT_MAX_PIXELS) == (
         config["data"]["min_pixels"],

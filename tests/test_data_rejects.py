@@ -15,8 +15,9 @@ from data_prep.images import IMAGE_REJECT_REASONS
 from data_prep.prompt_length import PROMPT_TOO_LONG
 from data_prep.rows import REJECT_REASONS
 from data_prep.wethink import main, prepare
+from tests.repo import SAMPLE
 
-SAMPLE_IMAGES = Path(__file__).resolve().parents[1] / "examples" / "sample" / "images"
+SAMPLE_IMAGES = SAMPLE / "images"
 GOOD = {
     "problem": "Which fruit has the most items?",
     "answer": "cherries",

@@ -15,8 +15,8 @@ from PIL import Image
 
 from data_prep.rows import decode_line, parse_row
 from data_prep.schema import CATEGORIES, REWARD_METHODS
+from tests.repo import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample"
 GENERATOR = SAMPLE / "make_sample.py"
 
 

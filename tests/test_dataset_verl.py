@@ -12,14 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-import verl
-from hydra import compose, initialize_config_dir
 
 from data_prep.parquet import rl_schema
 from data_prep.schema import CATEGORIES, DATA_SOURCE, DEFAULT_MAX_PIXELS, SYSTEM_PROMPT
 from data_prep.wethink import prepare
 from recipes.wethink.dataset import WeThinkDataset, pixel_bounds, with_system_prompt
-from tests.repo import SAMPLE
+from tests.repo import SAMPLE, WETHINK_DATASET, compose_verl
 
 PATCH = 28
 DATA_MIN, DATA_MAX = 8 * PATCH * PATCH, 24 * PATCH * PATCH  # what the recipe yaml would set
@@ -28,21 +26,14 @@ ENTRY_MIN, ENTRY_MAX = 6 * PATCH * PATCH, 12 * PATCH * PATCH  # what prepare wri
 
 def data_config(extra: list[str] = ()):
     """verl's real `ppo_trainer` data config with the custom dataset class, composed by hydra."""
-    config_dir = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
-    with initialize_config_dir(config_dir=config_dir, version_base=None):
-        cfg = compose(
-            "ppo_trainer",
-            overrides=[
-                "data.custom_cls.path=pkg://recipes.wethink.dataset",
-                "data.custom_cls.name=WeThinkDataset",
-                "data.max_prompt_length=4096",
-                "data.filter_overlong_prompts=True",  # runs verl's own processor pass over every row
-                # in-process: datasets forks a pool for any num_proc >= 1, and a fork after torch ran can hang
-                "data.filter_overlong_prompts_workers=null",
-                *extra,
-            ],
-        )
-    return cfg.data
+    return compose_verl(
+        *WETHINK_DATASET,
+        "data.max_prompt_length=4096",
+        "data.filter_overlong_prompts=True",  # runs verl's own processor pass over every row
+        # in-process: datasets forks a pool for any num_proc >= 1, and a fork after torch ran can hang
+        "data.filter_overlong_prompts_workers=null",
+        *extra,
+    ).data
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import torch
 
 from data_prep.schema import SYSTEM_PROMPT
 from data_prep.sft import export_sft, main, response_text
+from tests.repo import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample"
 JSONL, IMAGES = SAMPLE / "wethink_sample.jsonl", SAMPLE / "images"
 N_SAMPLE = sum(1 for _ in open(JSONL, encoding="utf-8"))
 PATCH = 28

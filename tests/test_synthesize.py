@@ -30,8 +30,8 @@ from PIL import Image
 from data_prep import schema
 from data_prep.synthesize.cli import main
 from tests.openai_server import ChatServer, Reply, last_user_text
+from tests.repo import REPO, WETHINK_DATASET, compose_verl
 
-REPO = Path(__file__).resolve().parents[1]
 VLM, REASONER, ARBITER = "vlm-model", "reasoner-model", "arbiter-model"
 COLOURS = ["red", "green", "blue"]
 
@@ -481,8 +481,6 @@ def test_killed_run_resumes_without_loss_duplicates_or_resent_calls(images, tmp_
 def test_output_prepares_into_verl_parquet_and_loads_through_verl(images, tmp_path, tiny_vl_dir):
     """Synthesized rows go through `data_prep.wethink.prepare` unchanged, load with verl's own dataset loader, and
     the training reward scores each row's own reasoning path + answer as fully correct."""
-    import verl
-    from hydra import compose, initialize_config_dir
     from verl.trainer.ppo.utils import create_rl_dataset
     from verl.utils import hf_processor, hf_tokenizer
 
@@ -497,12 +495,7 @@ def test_output_prepares_into_verl_parquet_and_loads_through_verl(images, tmp_pa
         assert summary["in"] == len(rows) and summary["rejects"] == 0
         assert summary["train"] + summary["val"] == len(rows)
 
-        config_dir = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
-        with initialize_config_dir(config_dir=config_dir, version_base=None):
-            cfg = compose(
-                "ppo_trainer",
-                overrides=["data.custom_cls.path=pkg://recipes.wethink.dataset", "data.custom_cls.name=WeThinkDataset"],
-            )
+        cfg = compose_verl(*WETHINK_DATASET)
         files = [str(tmp_path / "prepared" / name) for name in ("train.parquet", "val.parquet")]
         dataset = create_rl_dataset(
             files, cfg.data, hf_tokenizer(tiny_vl_dir), hf_processor(tiny_vl_dir), is_train=True

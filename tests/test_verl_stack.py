@@ -1,9 +1,10 @@
 """The pinned stack is consistent: verl 0.9.1's trainer entry and config import and compose on CPU."""
 
 import importlib.metadata as md
-import os
 
 from packaging.version import Version
+
+from tests.repo import compose_verl
 
 
 def test_pinned_versions():
@@ -18,11 +19,8 @@ def test_pinned_versions():
 def test_trainer_entry_imports_and_composes():
     import verl.trainer.main_ppo as main_ppo
     import verl.trainer.ppo.ray_trainer  # noqa: F401  (needs cachetools, TransferQueue: verl-core deps)
-    from hydra import compose, initialize_config_dir
 
-    config_dir = os.path.join(os.path.dirname(main_ppo.__file__), "config")
-    with initialize_config_dir(config_dir=config_dir, version_base=None):
-        cfg = compose("ppo_trainer")
+    cfg = compose_verl()
     assert callable(main_ppo.main)
     assert "custom_cls" in cfg.data and "custom_reward_function" in cfg.reward
 
