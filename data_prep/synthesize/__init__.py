@@ -5,6 +5,7 @@ models agree, an optional arbiter settles) -> cot (concise reasoning path) -> ro
 resumable and the replies cached; `models` is the single door to the OpenAI-compatible endpoints.
 """
 
-from .pipeline import SynthesisConfig, run, synthesize
+from .config import SynthesisConfig
+from .pipeline import run, synthesize
 
 __all__ = ["SynthesisConfig", "run", "synthesize"]

@@ -18,7 +18,8 @@ from pathlib import Path
 from data_prep.cli_help import HelpFormatter
 from rewards.chat_client import ChatEndpoint
 
-from .pipeline import SynthesisConfig, synthesize
+from .config import SynthesisConfig
+from .pipeline import synthesize
 from .summary import format_summary
 from .templates import PromptError
 

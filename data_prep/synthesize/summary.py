@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .config import SynthesisConfig
     from .models import Models
-    from .pipeline import SynthesisConfig
     from .store import RunStore
 
 STAGES = ("image", "caption", "refine", "questions", "verify", "cot")
