@@ -14,6 +14,8 @@ from PIL import Image
 from data_prep import schema
 from data_prep.synthesize import images as image_files
 from data_prep.synthesize.agreement import agrees, canonical_answer, rule_agrees
+from data_prep.synthesize.cli import build_parser
+from data_prep.synthesize.config import SynthesisConfig
 from data_prep.synthesize.models import EndpointError, Models
 from data_prep.synthesize.questions import Question, validate
 from data_prep.synthesize.replies import Rejected, is_refusal, parse_json_object, split_answer
@@ -263,3 +265,16 @@ def test_finalize_sorts_by_image_order_and_foreign_output_is_refused(tmp_path):
     with pytest.raises(FileExistsError, match="not a resumable synthesis run"):
         RunStore(foreign).open_run()
     assert Path(foreign).read_text() == '{"problem": "not ours"}\n'
+
+
+def test_the_cli_defaults_are_the_configs_and_the_endpoints_own():
+    """A run started from the command line with no options gets what a SynthesisConfig built in code gets."""
+    endpoints = ["--vlm-url", "u", "--vlm-model", "m", "--reasoner-url", "u", "--reasoner-model", "m"]
+    args = build_parser().parse_args(["--images", "i", "--out", "o", *endpoints])
+    plain = SynthesisConfig(Path("i"), Path("o"), {"vlm": ChatEndpoint("u", "m"), "reasoner": ChatEndpoint("u", "m")})
+    for name in ("refine_turns", "questions_per_image", "concurrency", "max_pixels", "max_failures"):
+        assert getattr(args, name) == getattr(plain, name), name
+    assert {"temperature": args.temperature, "seed": args.seed} == plain.params
+    assert args.retries == ChatEndpoint("u", "m").retries
+    changed = build_parser().parse_args(["--images", "i", "--out", "o", *endpoints, "--concurrency", "3"])
+    assert changed.concurrency != plain.concurrency  # negative control: an option the user sets does differ

@@ -18,7 +18,7 @@ from pathlib import Path
 from data_prep.cli_help import HelpFormatter
 from rewards.chat_client import ChatEndpoint
 
-from .config import SynthesisConfig
+from .config import DEFAULT_PARAMS, REQUEST_TIMEOUT, SynthesisConfig, default
 from .pipeline import synthesize
 from .summary import format_summary
 from .templates import PromptError
@@ -54,22 +54,32 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{role}-key-env", metavar="VAR", help="NAME of the environment variable holding the API key"
         )
     parser.add_argument(
-        "--refine-turns", type=int, default=2, help="follow-up rounds before the final description (0: none)"
+        "--refine-turns", type=int, default=default("refine_turns"),
+        help="follow-up rounds before the final description (0: none)",
     )
-    parser.add_argument("--questions-per-image", type=int, default=3, help="questions asked for each image")
-    parser.add_argument("--concurrency", type=int, default=8, help="images processed at once")
+    parser.add_argument(
+        "--questions-per-image", type=int, default=default("questions_per_image"), help="questions asked for each image"
+    )
+    parser.add_argument("--concurrency", type=int, default=default("concurrency"), help="images processed at once")
     parser.add_argument(
         "--endpoint-concurrency", type=int, help="requests in flight per server (default: --concurrency)"
     )
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request attempt")
-    parser.add_argument("--retries", type=int, default=2, help="retries per request on timeouts, 429 and 5xx")
-    parser.add_argument("--temperature", type=float, default=0.0, help="sampling temperature of every request")
+    parser.add_argument("--timeout", type=float, default=REQUEST_TIMEOUT, help="seconds per request attempt")
     parser.add_argument(
-        "--seed", type=int, default=0, help="sent with every request (servers that honour it are reproducible)"
+        "--retries", type=int, default=default("retries", ChatEndpoint),
+        help="retries per request on timeouts, 429 and 5xx",
+    )
+    parser.add_argument(
+        "--temperature", type=float, default=DEFAULT_PARAMS["temperature"], help="sampling temperature of every request"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_PARAMS["seed"],
+        help="sent with every request (servers that honour it are reproducible)",
     )
     parser.add_argument("--max-tokens", type=int, help="max_tokens per reply (default: the server's)")
     parser.add_argument(
-        "--max-pixels", type=int, default=0, help="downscale larger images before sending (0: send as is)"
+        "--max-pixels", type=int, default=default("max_pixels"),
+        help="downscale larger images before sending (0: send as is)",
     )
     parser.add_argument(
         "--prompts-dir", type=Path, help="directory with template files overriding the defaults by name"
@@ -78,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the stage cache")
     parser.add_argument("--limit", type=int, help="process at most this many new images")
     parser.add_argument(
-        "--max-failures", type=int, default=20, help="stop after this many images fail on endpoint errors (0: never)"
+        "--max-failures", type=int, default=default("max_failures"),
+        help="stop after this many images fail on endpoint errors (0: never)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
