@@ -9,7 +9,7 @@ Rows go through the same parser and image checks as the RL prep (`data_prep.vali
 `refined_cot` removed first so they are never doubled.
 
 The format follows the --out extension (.json: llamafactory, .parquet: verl) unless --format says otherwise;
-a --format that contradicts the extension is an error. Exit status as for `data_prep.wethink`: 0 done; 1 the
+a --format that contradicts the extension is an error. Exit status as for `data_prep.source`: 0 done; 1 the
 reject share is over --max-reject-rate, no usable rows or an empty input; 2 bad arguments (an existing --out
 without --overwrite included); 130 / 143 interrupted (both files only appear, the output last, when complete).
 """
@@ -30,7 +30,7 @@ from data_prep.outputs import OutputFiles, raise_if_interrupted, refuse_existing
 from data_prep.parquet import RowWriter, sft_schema
 from data_prep.rows import bare_cot, user_text
 from data_prep.validate import Checked, RejectsWriter, iter_checked
-from data_prep.wethink import (
+from data_prep.source import (
     DEFAULT_MAX_REJECT_RATE,
     add_source_options,
     argument_checks,

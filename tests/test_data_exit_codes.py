@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from data_prep import sft, wethink
-from data_prep.wethink import EMBED_WARN_ROWS, OUTPUTS, embed_images_warning, reject_verdict
+from data_prep.source import reject_verdict
+from data_prep.wethink import EMBED_WARN_ROWS, OUTPUTS, embed_images_warning
 from tests.repo import SAMPLE
 
 JSONL, IMAGES = SAMPLE / "wethink_sample.jsonl", SAMPLE / "images"

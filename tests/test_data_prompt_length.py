@@ -16,7 +16,8 @@ import yaml
 from data_prep import schema
 from data_prep.prompt_length import PATCH, smart_resize, visual_tokens
 from data_prep.validate import iter_checked
-from data_prep.wethink import main, prepare, reader_options
+from data_prep.source import reader_options
+from data_prep.wethink import main, prepare
 from tests.repo import CONFIG_DIR, SAMPLE, WETHINK_DATASET, compose_verl
 
 JSONL, IMAGES = SAMPLE / "wethink_sample.jsonl", SAMPLE / "images"
