@@ -151,6 +151,10 @@ class WeThinkDataset(RLHFDataset):
     """verl's RLHFDataset with the WeThink system prompt, bounded images and reward routing fields."""
 
     def maybe_filter_out_long_prompts(self, dataframe=None):
+        """The route filter (`data.keep_reward_methods`), then verl's own long-prompt filter. It lives in this hook,
+        despite the name, because verl 0.9.1 has no hook for filtering rows by content: this one is called once on
+        the whole dataframe after the files are read (and again when a resumed run re-reads them), before any row
+        is served, so a dropped route never reaches a sampler, a batch or a judge."""
         keep = kept_reward_methods(self.config)
         if keep != frozenset(REWARD_METHODS):
             before = len(dataframe)
