@@ -229,7 +229,7 @@ def test_copied_launcher_uses_its_own_yaml_from_another_directory(tmp_path, expo
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
 def test_real_run_without_gpu_fails_fast_and_names_dry_run_and_smoke(export):
     result = launch(SFT_FILE=str(export), timeout=120)
-    assert result.returncode == 2
+    assert result.returncode == 1  # as the GRPO launcher (tests/test_launchers.py): a missing GPU is a missing input
     assert "GPU" in result.stderr and "--dry-run" in result.stderr and "--smoke" in result.stderr
     assert "torch.distributed" not in result.stderr  # nothing was started
 

@@ -18,7 +18,7 @@ Which layer wins: the user's arguments > an environment variable of `KNOBS` (an 
 the launcher's fixed overrides > the yaml (and the yamls it includes) > verl's own default.
 With no DATA_DIR (GRPO) or SFT_FILE (SFT) the bundled sample in examples/ is prepared and used.
 Exit status: 2 for a config the gate refuses or arguments that cannot go together; 1 for an input that is not
-there; no GPU: 1 (GRPO), 2 (SFT); otherwise the run's own.
+there, or no GPU for a real run (GRPO and SFT alike); otherwise the run's own.
 """
 
 from __future__ import annotations
@@ -118,12 +118,13 @@ def has_nvidia_gpu() -> bool:
     return "GPU" in listing
 
 
-def no_gpu(trainer: str, code: int, cluster_hint: str = "") -> Refused:
+def no_gpu(trainer: str, cluster_hint: str = "") -> Refused:
+    """A real run on a machine without an NVIDIA GPU: exit status 1, like any other missing input."""
     return Refused(
         f"no NVIDIA GPU found on this machine: verl's {trainer} trainer runs on GPUs only. To check the configuration "
         "without one, run this launcher with --dry-run [overrides...] (or --smoke to run it end to end on this CPU "
         f"with a tiny model){cluster_hint}.",
-        code,
+        1,
     )
 
 
@@ -202,7 +203,7 @@ def launch_grpo(config: Path, launcher: list[str], user: list[str], mode: str | 
     env = dict(os.environ)
     cluster = env.get("RAY_ADDRESS")
     if mode is None and not cluster and not has_nvidia_gpu():  # before anything slow
-        raise no_gpu("GRPO", 1, "; to use a cluster, set RAY_ADDRESS")
+        raise no_gpu("GRPO", "; to use a cluster, set RAY_ADDRESS")
     smoke = mode == "--smoke"
     run_name = env.get("EXPERIMENT_NAME") or config.stem  # names the directories the launcher itself must choose
     if smoke:  # never next to a real run's checkpoints (resume_mode=auto would pick up the tiny model)
@@ -244,7 +245,7 @@ def launch_sft(config: Path, launcher: list[str], user: list[str], mode: str | N
     from recipes.wethink import sft
 
     if mode is None and not has_nvidia_gpu():  # before anything slow
-        raise no_gpu("SFT", 2)
+        raise no_gpu("SFT")
     launcher = launcher + knob_overrides("sft", dict(os.environ))
     probe = sft.compose_config(config, launcher + user)
     prefix = []
