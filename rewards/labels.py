@@ -2,7 +2,8 @@
 spellings a WeThink export uses for them, and the maps from raw to canonical.
 
 It lives here, not in `data_prep`, so that dependencies point one way: the reward is loaded on every Ray worker
-and imports nothing from data preparation, while `data_prep.schema` (the row contract) re-exports this module.
+and imports nothing from data preparation, while `data_prep.schema` re-exports this module (the `extra_info` keys a
+row carries beside these labels are in `rewards.row`).
 The exact `category` / `reward` strings of the released WeThink JSONL are not published, so every raw label is
 mapped explicitly; an unknown label is an error that names it (never a silent default).
 """

@@ -20,7 +20,8 @@
 
 Everything else is verl's. The bounds are applied in both 0.9.1 hooks: `_build_messages` (dataset side)
 and `_process_multi_modal_info` (what the AgentLoop calls on each Ray worker before the processor).
-This module imports only verl, PIL and `data_prep` (no torch of its own), so it imports cleanly on every node.
+This module imports only verl, PIL, `data_prep` and `rewards.row` (no torch of its own), so it imports cleanly on
+every node.
 """
 
 from __future__ import annotations
