@@ -22,23 +22,12 @@ import time
 from collections.abc import Mapping
 from contextlib import closing
 
-from data_prep import schema
+from data_prep import schema, source
 from data_prep.cli_help import HelpFormatter
 from data_prep.images import image_entry
 from data_prep.outputs import OutputFiles, raise_if_interrupted, refuse_non_empty_dir
 from data_prep.parquet import RowWriter, iter_rows, rl_schema
 from data_prep.rows import rl_prompt
-from data_prep.source import (
-    DEFAULT_MAX_REJECT_RATE,
-    add_source_options,
-    argument_checks,
-    check_reject_rate,
-    exit_status,
-    reader_options,
-    reject_verdict,
-    run_cli,
-    source_kwargs,
-)
 from data_prep.split import DEFAULT_VAL_MAX, ValSelector, row_key
 from data_prep.stats import StatsCollector, write_stats
 from data_prep.validate import Checked, RejectsWriter, count_lines, iter_checked
@@ -96,7 +85,7 @@ def prepare(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
-    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
+    max_reject_rate: float = source.DEFAULT_MAX_REJECT_RATE,
     max_prompt_tokens: int | None = schema.DEFAULT_MAX_PROMPT_TOKENS,
     tokenizer: str | os.PathLike | None = None,
 ) -> dict:
@@ -109,9 +98,9 @@ def prepare(
     `too_many_rejects` says (or is None) whether rejects exceed `max_reject_rate`; outputs are written anyway.
     """
     jsonl, image_root, out_dir = os.fspath(jsonl), os.fspath(image_root), os.fspath(out_dir)
-    with argument_checks():
-        check_reject_rate(max_reject_rate)
-        opts = reader_options(
+    with source.argument_checks():
+        source.check_reject_rate(max_reject_rate)
+        opts = source.reader_options(
             jsonl,
             image_root,
             embed_images=embed_images,
@@ -191,7 +180,7 @@ def prepare(
             "reject_reasons": stats_dict["rejects"],
             "reject_rate": round(rejects.count / n_in, 4),
             "max_reject_rate": max_reject_rate,
-            "too_many_rejects": reject_verdict(n_in, stats_dict["rejects"], max_reject_rate),
+            "too_many_rejects": source.reject_verdict(n_in, stats_dict["rejects"], max_reject_rate),
             "unknown_labels": stats_dict["unknown_labels"],
             "val_per_category": {c: q for c, q in quotas.items() if q},
             "categories_missing_from_val": sorted(c for c, q in quotas.items() if not q) if val.count else [],
@@ -244,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n")[-1],
         formatter_class=HelpFormatter,
     )
-    add_source_options(p, out_help="output folder (empty or new, unless --overwrite)")
+    source.add_source_options(p, out_help="output folder (empty or new, unless --overwrite)")
     p.add_argument(
         "--max-prompt-tokens",
         type=int,
@@ -263,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def report(summary: dict) -> int:
     print(format_summary(summary))
-    return exit_status(summary["train"] + summary["val"], summary["files"]["rejects.jsonl"], summary["too_many_rejects"])
+    rows_out, rejects = summary["train"] + summary["val"], summary["files"]["rejects.jsonl"]
+    return source.exit_status(rows_out, rejects, summary["too_many_rejects"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> dict:
-        with argument_checks():
-            options = source_kwargs(args)
+        with source.argument_checks():
+            options = source.source_kwargs(args)
         return prepare(
             args.jsonl,
             args.image_root,
@@ -284,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             **options,
         )
 
-    return run_cli(parser, run, report)
+    return source.run_cli(parser, run, report)
 
 
 if __name__ == "__main__":
