@@ -66,6 +66,16 @@ _LONE_LETTER_LINE = re.compile(r"[^\S\n]*[(\[]?\**[(\[]?([A-J])[)\]]?\**[)\]]?\.
 _SENTENCE = re.compile(r"(?<!\w)(?:\w+[^\S\n]+){3}\w")  # four words on one line
 _PRONOUN_AFTER = re.compile(r"\s+[a-z]")
 _BARE_LETTERS = "ABCDEFGHIJ"  # up to ten options (MMMU-Pro)
+# Options laid out in LaTeX ("$$\\begin{array}{ll} \\text{A. } 30^\\circ & \\text{B. } 45^\\circ \\\\ ...", AMC's
+# "\\textbf{(A)}\\ 2 \\qquad \\textbf{(B)}\\ 3"): the layout is read as lines and spaces, the text wrappers dropped.
+_LAYOUT = re.compile(r"\\(?:begin|end|text|textbf|qquad|quad|hline)\b|\$\$|&|\\\\|\\\[")
+_LAYOUT_TEXT = re.compile(r"\\(?:text|textbf|textrm|textit|mathrm|mathbf)\s*\{([^{}]*)\}")
+_LAYOUT_BREAK = re.compile(r"\\begin\s*\{[^{}]*\}(?:\s*\{[^{}]*\})?|\\end\s*\{[^{}]*\}|&|\\\\|\$\$|\\\[|\\\]|\\hline")
+_LAYOUT_SPACE = re.compile(r"\\(?:qquad|quad|[,;: ])|\$")
+# An option's text as a value: "$\\frac{1}{3}$", "1/3"; "45^\\circ", "45°" (compared when the words differ).
+_KEY_NOISE = re.compile(r"\s+|\$|\\left|\\right|\\[,;:! ]")
+_KEY_FRACTION = re.compile(r"\\[dt]?frac\{(-?\d+)\}\{(\d+)\}")
+_KEY_DEGREES = re.compile(r"\^\{?\\circ\}?")
 
 
 def _consecutive_from_a(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -85,8 +95,16 @@ def parse_options(question: str) -> dict[str, str]:
     return dict(_options_of(question))
 
 
+def without_layout(question: str) -> str:
+    """A question's LaTeX layout as plain lines: array cells and rows, display delimiters and spacing commands."""
+    text = _LAYOUT_TEXT.sub(lambda m: m.group(1), question)
+    return _LAYOUT_SPACE.sub(" ", _LAYOUT_BREAK.sub("\n", text))
+
+
 @functools.lru_cache(maxsize=256)  # a GRPO group's rollouts share one question; questions are data-sized
 def _options_of(question: str) -> tuple[tuple[str, str], ...]:
+    if _LAYOUT.search(question):
+        question = without_layout(question)
     question = squeeze_whitespace(question)
     options = _consecutive_from_a(_LINE_OPTION.findall(question))
     if not options:
@@ -157,6 +175,12 @@ def _committed(answer: str, options: dict[str, str], allowed: str, letters: set[
     return None
 
 
+def _value_key(text: str) -> str:
+    """'$\\frac{1}{3}$' and '1/3' -> '1/3'; '45^\\circ' and '45°' -> '45°'; 'X' -> 'x' (exact values, no algebra)."""
+    text = _KEY_DEGREES.sub("\u00b0", _KEY_NOISE.sub("", text))
+    return _KEY_FRACTION.sub(r"\1/\2", text).rstrip(".").lower()
+
+
 def _texts_named(answer: str, options: dict[str, str]) -> set[str]:
     norm = f" {normalize_text(answer)} "
     return {letter for letter, text in options.items() if normalize_text(text) and f" {normalize_text(text)} " in norm}
@@ -172,6 +196,9 @@ def extract_choice(answer: str, options: dict[str, str]) -> str | Ambiguous | No
             return letter
         return AMBIGUOUS if _letters_named(rest, allowed) - {letter} else letter
     exact = [letter for letter, text in options.items() if normalize_text(text) == normalize_text(answer)]
+    if not exact and options:
+        key = _value_key(answer)
+        exact = [letter for letter, text in options.items() if key and _value_key(text) == key]
     if len(exact) == 1:
         return exact[0]
     letters = _letters_named(answer, allowed)

@@ -1,5 +1,7 @@
 """Answers that game a verifier score 0 on every route: empty, every option listed, or the question copied back.
 
+A restatement that adds an answer ("The difference between the bars is 7.") is no copy: it is scored on its merits.
+
 Checked before any verifier or judge runs, so a hack never costs a judge call.
 """
 
@@ -7,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import re
-from difflib import SequenceMatcher
+from difflib import SequenceMatcher, get_close_matches
 
 from rewards.choice import extract_choice, parse_options
 from rewards.outcome import AMBIGUOUS, Reason
 from rewards.row import question_text
-from rewards.text import normalize_text, squeeze_whitespace
+from rewards.text import beyond_question, normalize_text, squeeze_whitespace
 
 COPY_MIN_CHARS = 15  # shorter questions ("What color?") cannot be told apart from a short answer
 COPY_SIMILARITY = 0.85
@@ -44,6 +46,15 @@ def copies_question(answer: str, question: str) -> bool:
     return matcher.quick_ratio() >= COPY_SIMILARITY and matcher.ratio() >= COPY_SIMILARITY  # cheap bound first
 
 
+def adds_its_own(answer: str, question: str) -> bool:
+    """The answer says something the question does not: a word of its own beyond the restated question ("How many
+    apples are in the basket? 7", "The difference between the bars is 7."), not a respelling of one of the
+    question's ("dogs" for "dog")."""
+    asked = question_stem(question).split()[:COPY_MAX_WORDS]
+    added = beyond_question(answer, question).split()[:COPY_MAX_WORDS]
+    return any(not get_close_matches(word, asked, n=1, cutoff=0.8) for word in added)
+
+
 def detect_hack(answer: str, question: str) -> Reason | None:
     """The hack `answer` commits against `question`, or None."""
     if not normalize_text(answer):
@@ -51,6 +62,6 @@ def detect_hack(answer: str, question: str) -> Reason | None:
     options = parse_options(question) if question else {}
     if options and extract_choice(answer, options) is AMBIGUOUS:
         return Reason.MULTIPLE_OPTIONS
-    if question and copies_question(answer, question):
+    if question and copies_question(answer, question) and not adds_its_own(answer, question):
         return Reason.COPIED_QUESTION
     return None

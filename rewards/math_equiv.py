@@ -75,11 +75,28 @@ def verify_pair(answer: str, reference: str) -> str:
         pred = _parse(answer)
         if not gold or not pred:
             return UNPARSEABLE
-        return EQUAL if verify(list(gold), list(pred), timeout_seconds=None, raise_on_error=True) else DIFFERENT
+        if verify(list(gold), list(pred), timeout_seconds=None, raise_on_error=True):
+            return EQUAL
+        return EQUAL if _equal_as_complex(gold[0], pred[0]) else DIFFERENT
     except MemoryError:  # the worker's memory cap: the pool scores it as a timeout and replaces the worker
         raise
     except Exception:  # math-verify's parser raises a zoo of types on malformed LaTeX
         return UNPARSEABLE
+
+
+def _equal_as_complex(gold: Any, pred: Any) -> bool:
+    """`(1+i)(2-i)` is `3+i`: math-verify reads `i` as a variable, so a product and its expansion differ by an
+    `i^2`. When `i` is the only symbol on either side, both are read with `i` as the imaginary unit."""
+    import sympy
+
+    exprs = (gold, pred)
+    if not all(isinstance(e, sympy.Expr) for e in exprs):
+        return False
+    symbols = gold.free_symbols | pred.free_symbols  # math-verify's `i` may carry assumptions: matched by name
+    if not symbols or any(s.name != "i" for s in symbols):
+        return False
+    unit = {s: sympy.I for s in symbols}
+    return sympy.expand(gold.subs(unit) - pred.subs(unit)) == 0
 
 
 def warm_worker() -> None:

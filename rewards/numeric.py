@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
+from rewards.notation import has_greek_symbol
 from rewards.outcome import AMBIGUOUS, Ambiguous, Outcome, Reason
 from rewards.units import Unit, read_unit
 
@@ -35,6 +37,49 @@ _SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3}
 # The whole chain is matched, and dropped when "=" follows: a pattern that requires the "=" inside it is retried
 # from every operand of a chain without one ("1+1+1+..."), the square of its length.
 _CHAIN = re.compile(r"(?<![\w.])\d[\d.,]*(?:\s*(?:[-+*/\u00d7\u00f7\u00b7\u2212]|\sx\s)\s*\d[\d.,]*)+\s*")
+# Number forms written with math markup that still state one plain number (issue 22), rewritten before reading:
+# "3 \\times 10^{5}", "3 x 10^5", "1.2 \\cdot 10^{-3}" and "10^5" (base ten only) as e-notation; "2 1/2", "2\\frac{1}{2}"
+# and "2\u00bd" (a whole number, a space or nothing, a proper fraction) as a mixed number; "1{,}000" as "1,000".
+_MANTISSA = r"(?<![\w.^{])([-+\u2212]?\d+(?:\.\d+)?)"
+_TEN_TO = r"10\s*\^\s*(?:\{\s*([-+\u2212]?\d+)\s*\}|([-+\u2212]?\d+))(?![\d.])"
+_SCIENTIFIC = re.compile(_MANTISSA + r"\s*(?:\\times|\\cdot|\u00d7|\u00b7|\*|x)\s*" + _TEN_TO)
+_POWER_OF_TEN = re.compile(r"(?<![\w.^{}])" + _TEN_TO)
+_MIXED = re.compile(
+    r"(?<![\w.,/{])(\d+)(?:\s+(\d+)\s*[/\u2044]\s*(\d+)|\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}"
+    r"|([\u00bc-\u00be\u2150-\u215e]))(?![\w./^])"
+)
+_BRACED_COMMA = re.compile(r"(?<=\d)\{,\}(?=\d{3})")
+# "10^5 + 1", "2 \\times 10^3 \\cdot 4": a power of ten inside arithmetic stays math (math-verify's).
+_E_IN_ARITHMETIC = re.compile(r"\d[eE]-?\d+\s*(?:[-+*/^\u00d7\u00f7\u00b7]|\\(?:times|cdot|div))|(?:[-+*/^\u00d7\u00f7\u00b7(]"
+                              r"|\\(?:times|cdot|div|frac))\s*\{?-?\d+(?:\.\d+)?[eE]-?\d")
+
+
+def _exponent(match: re.Match, first: int) -> str:
+    return (match.group(first) or match.group(first + 1)).replace("\u2212", "-")
+
+
+def _mixed(match: re.Match) -> str:
+    whole = int(match.group(1))
+    if match.group(6):
+        numerator, denominator = unicodedata.numeric(match.group(6)).as_integer_ratio()
+    else:
+        numerator, denominator = int(match.group(2) or match.group(4)), int(match.group(3) or match.group(5))
+    if not 0 < numerator < denominator:  # "2 3/2", "2 0/5": not a mixed number, left as written
+        return match.group()
+    return repr(whole + numerator / denominator)
+
+
+def plain_number_forms(text: str) -> str:
+    """`text` with scientific notation, powers of ten, mixed numbers and braced thousands commas written plainly."""
+    if "10" in text and "^" in text:
+        written = _SCIENTIFIC.sub(lambda m: f"{m.group(1)}e{_exponent(m, 2)}", text)
+        written = _POWER_OF_TEN.sub(lambda m: f"1e{_exponent(m, 1)}", written)
+        if not _E_IN_ARITHMETIC.search(written):
+            text = written
+    text = _MIXED.sub(_mixed, text)
+    return _BRACED_COMMA.sub(",", text)
+
+
 _WORDS = {
     w: i
     for i, w in enumerate(
@@ -56,8 +101,10 @@ _RELATION = re.compile(
 _FINAL_CUES = (
     re.compile(r"\b(?:final\s+answer|answer|result)\s*(?:is|:|=|would\s+be|should\s+be)", re.IGNORECASE),
     re.compile(r"\b(?:therefore|thus|hence|so|which\s+gives|we\s+get|giving|altogether|in\s+all)\b", re.IGNORECASE),
-    re.compile(r"=|\u2248|\\approx\b|\b(?:is|are|equals|was|were)\b", re.IGNORECASE),
+    re.compile(r"=|\u2248|\\approx\b|\b(?:is|are|equals|was|were|(?:has|had|with)\s+(?:a\s+)?value\s+of|reach(?:es|ed)"
+               r"|amounts?\s+to|stands?\s+at)\b", re.IGNORECASE),
 )
+_PROSE_WORDS = 3  # words of two letters or more: a sentence, not a list of values
 _CLAUSE_END = re.compile(r"[;!?\n(]|\.(?:\s|$)|\b(?:because|since|as|which|but|while|whereas)\b", re.IGNORECASE)
 _EQUATION = re.compile(r"^\s*([a-zA-Z])\s*=\s*(?=\S)")
 # "5!" is 120 (math: left to math-verify, which reads it so), unless the answer is prose ("There are 5!"), where
@@ -81,8 +128,11 @@ def states_relation(text: str) -> bool:
 
 def looks_like_math(text: str) -> bool:
     """Math beyond a plain number: fractions, roots, powers, `x + 1`, relations, `\\pm`.
-    `\\text{5 apples}`, `5 cm^2` are numbers."""
+    `\\text{5 apples}`, `5 cm^2`, `3 \\times 10^{5}`, `2 1/2` are numbers."""
+    text = plain_number_forms(text)
     if states_relation(text) or (_FACTORIAL.search(text) and not _PROSE_WORD.search(text)):
+        return True
+    if has_greek_symbol(text):  # "2\\alpha" is not the number 2
         return True
     text = _LATEX_WRAP.sub(r"\1", text)
     return _LATEX_MATH.search(_DEGREES.sub("", _UNIT_POWER.sub(r"\1", text))) is not None
@@ -146,17 +196,30 @@ def _stated_final(text: str) -> Number | Ambiguous | None:
     return None
 
 
-def parse_number(text: str) -> Number | Ambiguous | None:
+def question_values(question: str) -> frozenset[float]:
+    """The values a question states ("How many visited in 2019?": 2019), which an answer may repeat as context."""
+    if not question:
+        return frozenset()
+    return frozenset(n.value for n in _numbers(_clean(plain_number_forms(question))))
+
+
+def parse_number(text: str, given: frozenset[float] = frozenset()) -> Number | Ambiguous | None:
     """The single number an answer states, AMBIGUOUS when it states more than one (and no single final value),
-    None when it states none (or is math such as `2^{10}` or `x < 5`, which is not a plain number)."""
+    None when it states none (or is math such as `2^{10}` or `x < 5`, which is not a plain number).
+
+    `given`: the question's values. A sentence that states one value beside the ones the question gave ("In 2019,
+    45 people visited") states that value; a list of the question's values ("2018 or 2019") stays AMBIGUOUS."""
     if looks_like_math(text):
         return None
-    text = _clean(text)
+    text = _clean(plain_number_forms(text))
     equation = _EQUATION.match(text)
     variable = equation.group(1) if equation else None
-    found = _one(_numbers(text))
+    numbers = _numbers(text)
+    found = _one(numbers)
     if found is AMBIGUOUS:
         found = _stated_final(text) or AMBIGUOUS
+    if found is AMBIGUOUS and given and len(_PROSE_WORD.findall(text)) >= _PROSE_WORDS:
+        found = _one([n for n in numbers if n.value not in given]) or AMBIGUOUS
     if isinstance(found, Number) and variable:
         found = Number(found.value, found.percent, found.unit, variable)
     return found
@@ -182,14 +245,14 @@ def numbers_match(got: Number, expected: Number, rel_tol: float) -> bool:
     return as_written or scaled
 
 
-def verify_numeric(answer: str, reference: str, rel_tol: float) -> Outcome | None:
+def verify_numeric(answer: str, reference: str, rel_tol: float, question: str = "") -> Outcome | None:
     """An Outcome, or None when this is not a plain-number question (reference or answer is LaTeX math)."""
     expected = parse_number(reference)
     if not isinstance(expected, Number) or looks_like_math(reference):
         return None
     if looks_like_math(answer):  # "\\frac{1}{2}" for 0.5: math-verify's job
         return None
-    got = parse_number(answer)
+    got = parse_number(answer, question_values(question))
     if got is AMBIGUOUS:
         return Outcome.zero(Reason.MULTIPLE_VALUES)
     if got is None:

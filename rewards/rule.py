@@ -2,7 +2,9 @@
 
 `multiple_choice`, `numeric`, `math`, `yes_no` and `short_text` name their verifier. `fill_in_blank`, an
 absent or unknown category, and `descriptive` rows that were routed to rules anyway are typed from the
-reference: an option letter of the question, yes/no, one plain number, LaTeX math, else short text.
+reference: an option letter of the question, yes/no, one plain number, LaTeX math, else short text. A reference
+that is a time of day, asked as one (a time word in the question, or AM/PM), is compared as a clock time.
+Before math-verify, spellings it misses are made alike (`math_spellings`, `rewards.notation`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rewards.choice import extract_choice, parse_options, verify_choice
 from rewards.labels import MATH, MULTIPLE_CHOICE, NUMERIC, SHORT_TEXT, YES_NO
 from rewards.marks import canonical_primes, label_primes
 from rewards.math_equiv import verify_math
+from rewards.notation import greek_as_latex, is_clock_time, only_case_differs, same_time, without_fonts
 from rewards.numeric import Number, looks_like_math, parse_number, states_relation, verify_numeric
 from rewards.outcome import Outcome
 from rewards.text import normalize_text, verify_short_text, verify_yes_no, yes_no_of
@@ -26,6 +29,12 @@ _BRACKETED = re.compile(
     r"\s*(?:\$\s*)?(?:[a-zA-Z]\s*(?:\\in|\u2208)\s*)?(?:\\left\s*)?(?:\(|\[|\\\{|\{)[^,]*,.*(?:\)|\]|\\\}|\})\s*(?:\$\s*)?",
     re.DOTALL,
 )
+
+# "y = 2x + 1", "f(x) = 2x + 1", "g(t) = ...": an equation that names a function's value, whatever the name.
+_FUNCTION_VALUE = re.compile(r"^\s*\$?\s*(?:y|[a-zA-Z]\s*\(\s*[a-z]\s*\))\s*=(?=[^=]+$)")
+CLOCK_TIME = "clock_time"  # not a category: a reference that is a time of day, asked about as one
+_TIME_ASKED = re.compile(r"\b(?:time|clock|o'clock|hours?|minutes?|watch|when|a\.?m\b|p\.?m\b)", re.IGNORECASE)
+_MERIDIEM = re.compile(r"\d\s*(?:[ap]\.?m\b|o['\u2019]?\s*clock)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,19 +78,38 @@ async def _score_yes_no(answer: str, reference: str, question: str, cfg: RuleSet
 
 
 async def _score_numeric(answer: str, reference: str, question: str, cfg: RuleSettings) -> Outcome:
-    numeric = verify_numeric(answer, reference, cfg.numeric_rel_tol)
+    numeric = verify_numeric(answer, reference, cfg.numeric_rel_tol, question)
     return numeric if numeric is not None else await _score_math(answer, reference, question, cfg)
 
 
 async def _score_short_text(answer: str, reference: str, question: str, cfg: RuleSettings) -> Outcome:
     """A number when both read as one and agree ('5 cm' for '50 mm'), else the text."""
-    numeric = verify_numeric(answer, reference, cfg.numeric_rel_tol)
+    numeric = verify_numeric(answer, reference, cfg.numeric_rel_tol, question)
     if numeric is not None and numeric.acc == 1:
         return numeric
-    return verify_short_text(answer, reference)
+    return verify_short_text(answer, reference, question)
+
+
+async def _score_clock(answer: str, reference: str, question: str, cfg: RuleSettings) -> Outcome:
+    """'3:30 PM' is '15:30'; '3:30' (a clock face) is either; 'half past three' is not read (short text decides)."""
+    same = same_time(answer, reference)
+    return Outcome.of(same) if same is not None else verify_short_text(answer, reference)
+
+
+def math_spellings(answer: str, reference: str) -> tuple[str, str]:
+    """The pair as math-verify should see it: font commands around a symbol dropped, Unicode Greek as LaTeX, and
+    two equations naming a function's value (`y =` and `f(x) =`) as their right-hand sides."""
+    answer, reference = greek_as_latex(without_fonts(answer)), greek_as_latex(without_fonts(reference))
+    named, expected = _FUNCTION_VALUE.match(answer), _FUNCTION_VALUE.match(reference)
+    if named and expected:
+        answer, reference = answer[named.end() :], reference[expected.end() :]
+    return answer, reference
 
 
 async def _score_math(answer: str, reference: str, question: str, cfg: RuleSettings) -> Outcome:
+    if only_case_differs(answer, reference):
+        return Outcome.of(False)  # `\\delta` is not `\\Delta`: math-verify reads both as `delta`
+    answer, reference = math_spellings(answer, reference)
     primes = label_primes(answer)
     if "=" not in answer + reference and primes != label_primes(reference):
         return Outcome.of(False)  # `x''` is not `x'`: math-verify reads a label's primes away
@@ -99,6 +127,7 @@ VERIFIERS: dict[str, Verifier] = {
     NUMERIC: _score_numeric,
     SHORT_TEXT: _score_short_text,
     MATH: _score_math,
+    CLOCK_TIME: _score_clock,
 }
 
 
@@ -106,6 +135,9 @@ def answer_type_of(reference: str, category: str | None, question: str) -> str:
     """The verifier's key: the category when it names one, else inferred; short text that states a relation
     or a bracketed structure is math (`x < 5` or `[1, 2)` as text would lose the relation or the brackets)."""
     answer_type = category if category in VERIFIERS else infer_answer_type(reference, question)
+    if answer_type not in (MULTIPLE_CHOICE, YES_NO) and is_clock_time(reference):
+        if _MERIDIEM.search(reference) or _TIME_ASKED.search(question):  # not a ratio such as 1:25
+            return CLOCK_TIME
     if answer_type == SHORT_TEXT and (is_structured_math(reference) or states_relation(reference)):
         return MATH
     return answer_type

@@ -7,6 +7,7 @@ import string
 import unicodedata
 
 from rewards.marks import canonical_primes, meaning_marks
+from rewards.notation import greek_as_words, without_fonts
 from rewards.outcome import AMBIGUOUS, Ambiguous, Outcome, Reason
 
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}\u2018\u2019\u201c\u201d\u3002\uff0c\uff1a\uff1b\uff01\uff1f\u2032]")
@@ -56,7 +57,8 @@ def normalize_text(text: str) -> str:
 
     Unicode is NFKC-folded so full-width forms compare equal.
     """
-    words = _PUNCT.sub(" ", unicodedata.normalize("NFKC", _LATEX_TEXT.sub(r"\1", text)).lower()).split()
+    text = greek_as_words(_LATEX_TEXT.sub(r"\1", without_fonts(text)))
+    words = _PUNCT.sub(" ", unicodedata.normalize("NFKC", text).lower()).split()
     return " ".join([w for w in words if w not in _ARTICLES] or words)
 
 
@@ -166,14 +168,34 @@ def _alternatives(reference: str) -> set[tuple[str, tuple[str, ...]]]:
     return forms
 
 
-def verify_short_text(answer: str, reference: str) -> Outcome:
+_LINKING_WORDS = frozenset({"is", "are", "was", "were", "it", "this", "that", "these", "those", "shown", "called", "named"})
+
+
+def beyond_question(answer: str, question: str) -> str:
+    """What a sentence says besides restating the question: its words that are not the question's, nor a linking
+    word ("The color of the car on the left is red." for "What is the color of the car on the left?" -> "red").
+    Empty for an answer of fewer than three words or with nothing of its own."""
+    words = normalize_text(answer).split()
+    if len(words) < 3 or not question:
+        return ""
+    asked = set(normalize_text(question).split()) | _LINKING_WORDS
+    return " ".join(w for w in words if w not in asked)
+
+
+def verify_short_text(answer: str, reference: str, question: str = "") -> Outcome:
     """Exact match after normalisation (case, punctuation, articles, hyphens) with the same meaning marks
-    (rewards.marks: 'C++' is not 'C'); an answer that normalises to nothing is unparseable. A parenthetical in
-    the reference gives alternatives; one in the answer must be consistent: 'US (United States)' is accepted for 'United States', 'blue (red)' is not for 'red'."""
+    (rewards.marks: 'C++' is not 'C'); an answer that normalises to nothing is unparseable. A sentence that
+    restates the question is read for what it adds (`beyond_question`); the reference's words that the question
+    itself names are never read from such a sentence (a restated choice between them would be a hedge). A
+    parenthetical in the reference gives alternatives; one in the answer must be consistent: 'US (United
+    States)' is accepted for 'United States', 'blue (red)' is not for 'red'."""
     if not normalize_text(answer):
         return Outcome.zero(Reason.UNPARSEABLE)
     accepted = _alternatives(reference)
     if _forms(answer) & accepted:
+        return Outcome.of(True)
+    said = beyond_question(answer, question)
+    if said and _forms(said) & accepted and meaning_marks(answer) == meaning_marks(reference):
         return Outcome.of(True)
     split = _split_parenthetical(answer)
     if split is None:

@@ -20,6 +20,7 @@ import pytest
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # a PYTHONPATH given first wins (to score an older rewards/)
 
+from rewards.hacks import detect_hack  # noqa: E402
 from rewards.rule import RuleSettings, score_rule  # noqa: E402
 
 MC = "Which bar is the tallest?\nA. 12\nB. 42\nC. 7\nD. 9"
@@ -433,6 +434,157 @@ LETTERS_IN_TEXT = cases("letters_in_text", [
 ], category="multiple_choice", question=MC)  # fmt: skip
 
 
+# Number forms (issue 22): powers of ten without braces, e-notation, `\times 10^{n}`, mixed numbers, digits
+# grouped with LaTeX spacing. Near misses: another exponent, another mantissa, an improper "mixed" number.
+NUMBER_FORMS = cases("number_forms", [
+    ("10^5", "100000", True, "numeric"),
+    ("10^5", "100000", True),
+    ("100000", "10^{5}", True),
+    ("10^6", "100000", False, "numeric"),
+    ("10^{-5}", "100000", False),
+    ("1.2e-3", "0.0012", True, "numeric"),
+    ("1.2E3", "1200", True),
+    ("1.2e-3", "0.012", False, "numeric"),
+    ("1.2e3", "0.0012", False),
+    ("1.2 \\times 10^{-3}", "0.0012", True, "numeric"),
+    ("3 x 10^5", "300000", True, "numeric"),
+    ("3 \\times 10^{5}", "300,000", True),
+    ("300,000", "3 \\times 10^{5}", True),
+    ("3 \\cdot 10^5 m", "300 km", True, "numeric"),
+    ("3 \\times 10^{5}", "3000000", False, "numeric"),
+    ("3 \\times 10^{5}", "3 \\times 10^{6}", False),
+    ("3.5 \\times 10^{5}", "300000", False, "numeric"),
+    ("10^5 + 1", "100000", False, "numeric"),
+    ("2 1/2", "2.5", True, "numeric"),
+    ("2 1/2", "5/2", True),
+    ("2.5", "2 1/2", True),
+    ("2\\frac{1}{2}", "2.5", True, "numeric"),
+    ("2\u00bd cups", "2.5", True, "numeric"),
+    ("2 1/2", "2.25", False, "numeric"),
+    ("2 1/2", "1", False, "numeric"),
+    ("2 1/4", "2 1/2", False),
+    ("2 3/2", "3.5", False, "numeric"),
+    ("1\\,000", "1000", True, "numeric"),
+    ("1{,}000", "1000", True),
+    ("12\\,345.6", "12345.6", True, "numeric"),
+    ("$1\\,000$", "1,000", True, "numeric"),
+    ("1\\,001", "1000", False, "numeric"),
+    ("1{,}000", "100", False, "numeric"),
+])  # fmt: skip
+
+# Greek letters as LaTeX, Unicode or words; a capital is another letter than its small form.
+GREEK = cases("greek", [
+    ("\\alpha", "\u03b1", True),
+    ("alpha", "\\alpha", True),
+    ("\u03b1", "alpha", True),
+    ("\\theta", "\u03b8", True, "short_text"),
+    ("theta", "\\theta", True, "math"),
+    ("\\pi", "\u03c0", True),
+    ("\u03c0/2", "\\frac{\\pi}{2}", True, "math"),
+    ("\u0394", "\\Delta", True),
+    ("2\\alpha", "2\u03b1", True),
+    ("\\varphi", "\u03c6", True),
+    ("Angle \u03b2", "angle beta", True, "short_text"),
+    ("\\beta", "\\alpha", False),
+    ("\u03b2", "alpha", False),
+    ("\\alpha", "a", False),
+    ("\\delta", "\\Delta", False),
+    ("\u03b4", "\u0394", False, "short_text"),
+    ("\\Delta", "\u03b4", False),
+    ("\\pi/3", "\\frac{\\pi}{2}", False, "math"),
+    ("2\\beta", "2\u03b1", False),
+])  # fmt: skip
+
+LATEX_ARRAY = ("<image>Which angle is marked?\n$$\\begin{array}{ll} \\text{A. } 30^\\circ & \\text{B. } 45^\\circ \\\\ "
+               "\\text{C. } 60^\\circ & \\text{D. } 90^\\circ \\end{array}$$")
+AMC = "<image>What is x? $\\textbf{(A)}\\ 2 \\qquad\\textbf{(B)}\\ \\frac{1}{3} \\qquad\\textbf{(C)}\\ 4\\qquad\\textbf{(D)}\\ 5$"
+# The answer given as an option's text when the options are laid out in LaTeX (an array, AMC's \textbf{(A)}).
+LATEX_OPTIONS = cases("latex_options", [
+    ("45^\\circ", "B", True, "multiple_choice", LATEX_ARRAY),
+    ("45\u00b0", "B", True, "multiple_choice", LATEX_ARRAY),
+    ("B", "B", True, "multiple_choice", LATEX_ARRAY),
+    ("The answer is B.", "B", True, "multiple_choice", LATEX_ARRAY),
+    ("60\u00b0", "B", False, "multiple_choice", LATEX_ARRAY),
+    ("45", "B", False, "multiple_choice", LATEX_ARRAY),
+    ("45\u00b0 or 60\u00b0", "B", False, "multiple_choice", LATEX_ARRAY),
+    ("C", "B", False, "multiple_choice", LATEX_ARRAY),
+    ("1/3", "B", True, "multiple_choice", AMC),
+    ("\\frac{1}{3}", "B", True, "multiple_choice", AMC),
+    ("(B)", "B", True, "multiple_choice", AMC),
+    ("1/2", "B", False, "multiple_choice", AMC),
+    ("2", "B", False, "multiple_choice", AMC),
+    ("3", "B", False, "multiple_choice", AMC),
+])  # fmt: skip
+
+TIME_QUESTION = "<image>What time does the clock show?"
+# Equivalent forms math-verify misses: a complex number as a product, `y =` vs `f(x) =`, clock times, font commands.
+EQUIVALENT_FORMS = cases("equivalent_forms", [
+    ("(1+i)(2-i)", "3+i", True),
+    ("3+i", "(1+i)(2-i)", True),
+    ("(1+i)^2", "2i", True, "math"),
+    ("\\frac{1}{1+i}", "\\frac{1-i}{2}", True, "math"),
+    ("(1+i)(2-i)", "3-i", False),
+    ("(1+i)^2", "2", False, "math"),
+    ("x+i", "x+1", False, "math"),
+    ("y = 2x + 1", "f(x) = 2x + 1", True),
+    ("f(x)=2x+1", "y=2x+1", True),
+    ("g(x) = x^2", "y = x^{2}", True, "math"),
+    ("y = 2x - 1", "f(x) = 2x + 1", False),
+    ("x = 2y + 1", "y = 2x + 1", False),
+    ("f(x) = 2x", "y = 2x + 1", False, "math"),
+    ("3:30", "3:30 PM", True, None, TIME_QUESTION),
+    ("3:30 PM", "15:30", True, None, TIME_QUESTION),
+    ("15:30", "3:30", True, None, TIME_QUESTION),
+    ("It shows 10:05.", "10:05", True, "short_text", TIME_QUESTION),
+    ("3 o'clock", "3:00", True, None, TIME_QUESTION),
+    ("3:45", "3:30", False, None, TIME_QUESTION),
+    ("3:30 AM", "15:30", False, None, TIME_QUESTION),
+    ("10:50", "10:05", False, None, TIME_QUESTION),
+    ("3:30 or 4:30", "3:30", False, None, TIME_QUESTION),
+    ("13:25", "1:25", False),  # a ratio: no time asked, no AM/PM
+    ("\\mathcal{X}", "X", True),
+    ("\\mathbf{v}", "v", True),
+    ("\\boldsymbol{\\alpha}", "\\alpha", True),
+    ("\\mathcal{A} \\cup \\mathcal{B}", "A \\cup B", True, "math"),
+    ("\\mathcal{Y}", "X", False),
+    ("\\mathbb{R}", "R", False),
+    ("\\mathcal{A} \\cap \\mathcal{B}", "A \\cup B", False, "math"),
+])  # fmt: skip
+
+# A full sentence that states one value beside the quantity (and the values) the question names.
+SENTENCE_VALUE = cases("sentence_value", [
+    ("In 2019, 45 people visited.", "45", True, "numeric", "<image>How many people visited in 2019?"),
+    ("The revenue in 2019 was 45 million.", "45", True, "numeric", "<image>What was the revenue in 2019 (millions)?"),
+    ("The largest bar, labeled 2019, has a value of 42.", "42", True, "numeric"),
+    ("The color of the car on the left is red.", "red", True, "short_text", "<image>What is the color of the car on the left?"),
+    ("The car on the left is red.", "red", True, "short_text", "<image>What is the color of the car on the left?"),
+    ("The element with atomic number 6 is carbon.", "carbon", True, "short_text",
+     "<image>What is the name of the element with atomic number 6?"),
+    ("In 2019, 46 people visited.", "45", False, "numeric", "<image>How many people visited in 2019?"),
+    ("In 2019, 45 or 46 people visited.", "45", False, "numeric", "<image>How many people visited in 2019?"),
+    ("It was 2018 or 2019.", "2019", False, "numeric", "<image>Which year had more sales, 2018 or 2019?"),
+    ("The largest bar, labeled 2019, has a value of 41.", "42", False, "numeric"),
+    ("The color of the car on the left is blue.", "red", False, "short_text", "<image>What is the color of the car on the left?"),
+    ("The car on the left is not red.", "red", False, "short_text", "<image>What is the color of the car on the left?"),
+    ("The car is red or blue.", "red", False, "short_text", "<image>What is the color of the car, red or blue?"),
+    ("The car on the left is dark red.", "red", False, "short_text", "<image>What is the color of the car on the left?"),
+])  # fmt: skip
+
+# An answer that restates the question before its answer is no copied question; a copy that adds nothing is.
+RESTATED_QUESTION = cases("restated_question", [
+    ("The difference between the largest and the smallest bar is 7.", "7", True, "numeric",
+     "<image>What is the difference between the largest and the smallest bar?"),
+    ("How many apples are in the basket? 7", "7", True, "numeric", "<image>How many apples are in the basket?"),
+    ("Yes, the cat is on the left of the dog.", "Yes", True, "yes_no", "<image>Is the cat on the left of the dog?"),
+    ("The difference between the largest and the smallest bar is 8.", "7", False, "numeric",
+     "<image>What is the difference between the largest and the smallest bar?"),
+    ("How many apples are in the basket?", "7", False, "numeric", "<image>How many apples are in the basket?"),
+    ("Is there no dog in the picture?", "No", False, "yes_no", "<image>Is there no dog in the picture?"),
+    ("Is there no dogs in the pictures?", "No", False, "yes_no", "<image>Is there no dog in the picture?"),
+    ("No, the cat is on the left of the dog.", "Yes", False, "yes_no", "<image>Is the cat on the left of the dog?"),
+])  # fmt: skip
+
+
 # Written after the verifiers were changed and never tuned against: how the rules fare on answers they were
 # not shaped by. Known misses are listed in HELD_OUT_MISSES with the reason (false rejects, never accepts).
 HELD_OUT = cases("held_out", [
@@ -490,10 +642,14 @@ ALL = RELATIONS + PLUS_MINUS + EQUATIONS + SETS_INTERVALS + VERBOSE + THOUSANDS 
 ALL += HELD_OUT
 ALL += YES_NO_BOTH + ABSTAIN + MEANING_MARKS + LABEL_PRIMES + HEDGE_UNKNOWN + TEN_OPTIONS
 ALL += LETTERS_IN_TEXT
+ALL += NUMBER_FORMS + GREEK + LATEX_OPTIONS + EQUIVALENT_FORMS + SENTENCE_VALUE + RESTATED_QUESTION
 SETTINGS = RuleSettings()
 
 
 async def scored(case: Case) -> bool:
+    """As the hybrid reward scores a rule-route answer: the hack checks first (a copied question), then the rule."""
+    if detect_hack(case.answer, case.question) is not None:
+        return False
     outcome = await score_rule(case.answer, case.reference, case.category, case.question, SETTINGS)
     return outcome.acc == 1.0
 
