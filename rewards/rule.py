@@ -10,8 +10,8 @@ Before math-verify, spellings it misses are made alike (`math_spellings`, `rewar
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 
 from rewards.choice import extract_choice, parse_options, verify_choice
 from rewards.labels import MATH, MULTIPLE_CHOICE, NUMERIC, SHORT_TEXT, YES_NO
@@ -32,6 +32,12 @@ _BRACKETED = re.compile(
 
 # "y = 2x + 1", "f(x) = 2x + 1", "g(t) = ...": an equation that names a function's value, whatever the name.
 _FUNCTION_VALUE = re.compile(r"^\s*\$?\s*(?:y|[a-zA-Z]\s*\(\s*[a-z]\s*\))\s*=(?=[^=]+$)")
+# ChartQA's "relaxed accuracy" (Masry et al., 2022, arXiv:2203.10244, end of Sec. 5.1, after Methani et al., 2020:
+# a numeric prediction within 5% of the gold, relative to the gold, is right): the recipe scores numeric answers on ChartQA rows the same way, since their golds are values read
+# off a chart. Not for a year (a neighbouring year is another bar, not a reading error): those stay exact.
+CHART_REL_TOL = 0.05
+CHART_SOURCES = frozenset({"chartqa"})  # the image_path's first folder (the LLaVA-CoT source dataset)
+_YEAR = re.compile(r"\s*(1[0-9]{3}|20[0-9]{2}|2100)\s*")
 CLOCK_TIME = "clock_time"  # not a category: a reference that is a time of day, asked about as one
 _TIME_ASKED = re.compile(r"\b(?:time|clock|o'clock|hours?|minutes?|watch|when|a\.?m\b|p\.?m\b)", re.IGNORECASE)
 _MERIDIEM = re.compile(r"\d\s*(?:[ap]\.?m\b|o['\u2019]?\s*clock)", re.IGNORECASE)
@@ -143,7 +149,28 @@ def answer_type_of(reference: str, category: str | None, question: str) -> str:
     return answer_type
 
 
-async def score_rule(answer: str, reference: str, category: str | None, question: str, cfg: RuleSettings) -> Outcome:
-    """Accuracy of `answer` by the verifier for `category` (inferred from `reference` when not one of ours)."""
+def is_chart_row(info: Mapping) -> bool:
+    """A row whose image comes from a chart source with a relaxed numeric metric (`CHART_SOURCES`), read from
+    `extra_info["image_path"]` (a path or a list of paths; the first folder names the source)."""
+    paths = info.get("image_path") or ()
+    for path in [paths] if isinstance(paths, str) else paths:
+        parts = [p for p in str(path).replace("\\", "/").split("/") if p not in ("", ".")]
+        if len(parts) > 1 and parts[0].lower() in CHART_SOURCES:
+            return True
+    return False
+
+
+def chart_settings(cfg: RuleSettings, reference: str) -> RuleSettings:
+    """`cfg` with ChartQA's relaxed tolerance for a chart row's numeric answer; a year stays exact."""
+    if _YEAR.fullmatch(reference):
+        return cfg
+    return replace(cfg, numeric_rel_tol=max(cfg.numeric_rel_tol, CHART_REL_TOL))
+
+
+async def score_rule(
+    answer: str, reference: str, category: str | None, question: str, cfg: RuleSettings, chart: bool = False
+) -> Outcome:
+    """Accuracy of `answer` by the verifier for `category` (inferred from `reference` when not one of ours).
+    `chart`: the row is a chart source's (`is_chart_row`): numbers compare with `CHART_REL_TOL`."""
     verifier = VERIFIERS[answer_type_of(reference, category, question)]
-    return await verifier(answer, reference, question, cfg)
+    return await verifier(answer, reference, question, chart_settings(cfg, reference) if chart else cfg)

@@ -6,7 +6,7 @@ from rewards.choice import extract_choice, parse_options, verify_choice
 from rewards.hacks import detect_hack
 from rewards.numeric import Number, parse_number, verify_numeric
 from rewards.outcome import AMBIGUOUS, Reason
-from rewards.rule import infer_answer_type
+from rewards.rule import infer_answer_type, is_chart_row
 from rewards.text import normalize_text, verify_short_text, verify_yes_no, yes_no_of
 
 QUESTION = "Which bar is tallest?\nA. 12\nB. 42\nC. Point B\nD. 7"
@@ -227,3 +227,12 @@ async def test_a_factorial_is_read_as_its_value(answer, reference, category, acc
     result = await compute_score("t", f"<think>t</think><answer>{answer}</answer>", reference,
                                  {"reward_method": "rule", "category": category})  # fmt: skip
     assert result["acc"] == acc, result
+
+
+@pytest.mark.parametrize(
+    "image_path, chart",
+    [(["chartqa/bars.png"], True), ("ChartQA/bars.png", True), (["geoqa/a.png", "chartqa/b.png"], True),
+     (["geoqa/a.png"], False), (["chartqa.png"], False), ([], False), (None, False)],
+)  # fmt: skip
+def test_a_chart_row_is_known_by_its_image_source(image_path, chart):
+    assert is_chart_row({"image_path": image_path}) is chart
