@@ -51,8 +51,24 @@ class Node:
     log: Path
 
 
+class StoppedIfStartFails:
+    """A test cluster as a context manager: `_start()` on entry (if it fails, what it started is stopped), `stop()`
+    on exit."""
+
+    def __enter__(self):
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 @dataclass
-class LocalRayCluster:
+class LocalRayCluster(StoppedIfStartFails):
     """`with LocalRayCluster(env, nodes=2) as cluster:` then `cluster.dashboard_url` is the RAY_ADDRESS of a job."""
 
     env: dict[str, str]
@@ -79,22 +95,14 @@ class LocalRayCluster:
     def dashboard_url(self) -> str:
         return f"http://127.0.0.1:{self.dashboard_port}"
 
-    def __enter__(self) -> "LocalRayCluster":
-        try:
-            self._start_node("head", ["--head", f"--port={self.gcs_port}", "--include-dashboard=true",
-                                      "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}",
-                                      f"--ray-client-server-port={free_port()}",
-                                      "--no-monitor"])  # no autoscaler monitor (~50 MB): a fixed cluster  # fmt: skip
-            for i in range(1, self.nodes):
-                self._start_node(f"node{i}", [f"--address=127.0.0.1:{self.gcs_port}"])
-            self._wait_for_nodes()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def _start(self) -> None:
+        self._start_node("head", ["--head", f"--port={self.gcs_port}", "--include-dashboard=true",
+                                  "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}",
+                                  f"--ray-client-server-port={free_port()}",
+                                  "--no-monitor"])  # no autoscaler monitor (~50 MB): a fixed cluster  # fmt: skip
+        for i in range(1, self.nodes):
+            self._start_node(f"node{i}", [f"--address=127.0.0.1:{self.gcs_port}"])
+        self._wait_for_nodes()
 
     def _start_node(self, name: str, role: list[str]) -> None:
         temp_dir = Path(tempfile.mkdtemp(prefix=f"ray-{name}-", dir="/tmp"))  # short: Ray's socket paths are limited
@@ -150,12 +158,12 @@ class LocalRayCluster:
 
     def stop(self) -> None:
         for node in reversed(self.started):
-            _signal_group(node.session, signal.SIGTERM)
+            signal_group(node.session, signal.SIGTERM)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(session_alive(n.session) for n in self.started):
             time.sleep(0.2)
         for node in reversed(self.started):
-            _signal_group(node.session, signal.SIGKILL)  # whatever ignored SIGTERM, in this group only
+            signal_group(node.session, signal.SIGKILL)  # whatever ignored SIGTERM, in this group only
             shutil.rmtree(node.temp_dir, ignore_errors=True)
         self.started.clear()
 
@@ -166,7 +174,7 @@ def session_alive(session: int) -> bool:
     return bool(session_pids(session))
 
 
-def _signal_group(group: int, sig: int) -> None:
+def signal_group(group: int, sig: int) -> None:
     try:
         os.killpg(group, sig)
     except (ProcessLookupError, PermissionError):
