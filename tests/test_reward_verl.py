@@ -221,7 +221,8 @@ def test_math_rows_score_inside_a_ray_actor_like_verls_reward_workers(tokenizer_
     config = verl_config(tokenizer_dir, "naive", {"math_timeout": 2.0, "math_workers": 1})
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        # address="local": a cluster of its own, even when another is running on this machine (`ray start`)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         worker = ray.remote(RewardLoopWorker).remote(config, None)
         outputs = ray.get(worker.compute_score_batch.remote(batch), timeout=180)
