@@ -42,6 +42,9 @@ def local_ray_overrides() -> list[str]:
     """The Ray a local smoke starts: one node with one logical GPU (verl's resource pools ask for GPUs)."""
     return [
         "trainer.nnodes=1",
+        # a Ray of its own even when one runs on this machine (ray.init would join it through /tmp/ray, and then
+        # refuse num_cpus / num_gpus): a cluster is used only through RAY_ADDRESS
+        "+ray_kwargs.ray_init.address=local",
         "+ray_kwargs.ray_init.num_gpus=1",
         "ray_kwargs.ray_init.num_cpus=16",  # TransferQueue actors reserve a CPU each; 2 real cores would hang
         "+ray_kwargs.ray_init.include_dashboard=false",
