@@ -1,6 +1,7 @@
 """Math equivalence with math-verify, run in a hard-deadline process pool.
 
-Cheap cases never leave the process: identical text, or two plain numbers. The rest goes to a worker process
+Cheap cases never leave the process: identical text, two plain numbers, or numbers, short expressions, one
+relation or an interval that `rewards.math_fast` decides by evaluation. The rest goes to a worker process
 (`rewards.hard_pool`), which bounds the check by CPU time and kills it if it ignores that bound. A GRPO group
 often repeats the same final answer, so verdicts are memoised per process and concurrent identical checks
 share one worker call.
@@ -29,6 +30,7 @@ from cachetools import LRUCache
 
 from rewards.hard_pool import HardTimeout, HardTimeoutPool, PoolUnavailable
 from rewards.inflight import InFlight
+from rewards.math_fast import quick_verdict
 from rewards.numeric import Number, numbers_match, parse_number
 from rewards.outcome import Outcome, Reason
 
@@ -141,12 +143,13 @@ def _compact(text: str) -> str:
 
 
 def _fast_path(answer: str, reference: str, rel_tol: float) -> bool | None:
+    """Identical text, two plain numbers, or what `rewards.math_fast` decides by evaluation; else None."""
     if _compact(answer) and _compact(answer) == _compact(reference):
         return True
     got, expected = parse_number(answer), parse_number(reference)
     if isinstance(got, Number) and isinstance(expected, Number):
         return numbers_match(got, expected, rel_tol)
-    return None
+    return quick_verdict(answer, reference)
 
 
 async def verify_math(answer: str, reference: str, *, timeout: float, workers: int, rel_tol: float) -> Outcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
@@ -52,6 +53,7 @@ def squeeze_whitespace(text: str) -> str:
     return _WHITESPACE_RUN.sub(lambda run: "\n" if "\n" in run.group() else " ", text)
 
 
+@functools.lru_cache(maxsize=4096)  # each verifier and hack check normalises the same answer and question again
 def normalize_text(text: str) -> str:
     """'The  Red-Car.' -> 'red car'; 'A' stays 'a' (an answer that is only an article is an option letter).
 

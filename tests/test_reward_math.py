@@ -78,8 +78,9 @@ async def test_a_group_repeating_an_answer_costs_one_worker_call():
 
     pool.run = counting_run  # count calls into the real pool; it still does the work
     try:
-        together = await asyncio.gather(*(verify_math("\\sqrt{49}", "7", **SETTINGS) for _ in range(8)))
-        later = await verify_math("\\sqrt{49}", "7", **SETTINGS)
+        # Euler's number: no cheap in-process path (rewards.math_fast) decides it, so math-verify must
+        together = await asyncio.gather(*(verify_math("e^{0}", "1", **SETTINGS) for _ in range(8)))
+        later = await verify_math("e^{0}", "1", **SETTINGS)
     finally:
         del pool.run
     assert all(o.acc == 1.0 for o in together) and later.acc == 1.0
