@@ -11,8 +11,10 @@
    a changed bracket, several numbers with a hedge, another unit, options or yes/no hedged, a parenthetical
    hedge; issue 22's: yes and no both said, an abstention, a mark such as `++` / `#` / `=` / a prime dropped,
    a hedge across an option the parser does not know, ten options A-J, letters in the reasoning before a final
-   answer) next to right answers in their many forms, each class generated with fresh values: the count of
-   wrong answers accepted (must be 0) and of right answers refused.
+   answer; the near misses of issue 22's rules for right answers: number forms, mixed numbers, Greek letters and
+   their case, options in LaTeX, y= / f(x)=, complex products, clock times, font commands, a sentence's value, a
+   restated question, chart values and years) next to right answers in their many forms, each class generated
+   with fresh values: the count of wrong answers accepted (must be 0) and of right answers refused.
 4. Public cases (issue 22): every case of tests/test_reward_cases.py (answers as VLMs write them on public
    benchmarks: multiple choice up to ten options, charts, yes/no, short text, numbers, math; each with the verdict
    it deserves) scored by ours, by verl's math-verify scorer and by mathruler's `grade_answer` (EasyR1's rule
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import random
 import re
 import statistics
@@ -339,15 +342,70 @@ def _adversarial_classes(rng: random.Random) -> list[tuple]:
     ]  # fmt: skip
 
 
+def _issue22_classes(rng: random.Random) -> list[tuple]:
+    """Issue 22's right-answer classes, each beside the near misses its new rule must still refuse: (class,
+    category, reference, right answers, wrong answers[, question[, extra_info]])."""
+    a, b = rng.randint(2, 9), rng.randint(11, 40)
+    c = rng.choice([n for n in range(1, 10) if n != a])
+    den = rng.choice([2, 4, 5, 8])
+    num = rng.choice([n for n in range(1, den) if math.gcd(n, den) == 1])
+    exp, mantissa = rng.randint(3, 8), rng.randint(2, 9)
+    hour, minute = rng.randint(1, 11), rng.choice([5, 10, 20, 25, 35, 40, 50])
+    year, value = rng.randint(1990, 2022), rng.randint(20, 90)
+    greek, other_greek = rng.sample(["alpha", "beta", "theta", "phi", "omega", "lambda"], 2)
+    capital = rng.choice(["Delta", "Gamma", "Omega", "Phi"])
+    letter, other_letter = rng.sample("XYZUVW", 2)
+    angles = rng.sample(range(20, 170, 5), 4)
+    array = ("<image>Which angle is marked?\n$$\\begin{array}{ll} " + " & ".join(
+        f"\\text{{{x}. }} {v}^\\circ" for x, v in zip("ABCD", angles)) + " \\end{array}$$")  # fmt: skip
+    asked = f"<image>How many people visited the museum in {year}?"
+    restated = "<image>What is the difference between the largest and the smallest bar?"
+    return [
+        ("number_forms", "numeric", str(mantissa * 10**exp),
+         [f"{mantissa} \\times 10^{{{exp}}}", f"{mantissa}e{exp}", f"{mantissa} x 10^{exp}", f"{mantissa * 10**exp:,}"],
+         [f"{mantissa} \\times 10^{{{exp + 1}}}", f"{mantissa + 1}e{exp}", f"10^{exp}", f"{mantissa}e-{exp}",
+          f"10^{exp} + {mantissa}"]),
+        ("mixed_numbers", "numeric", f"{a + num / den:g}", [f"{a} {num}/{den}", f"{a}\\frac{{{num}}}{{{den}}}"],
+         [f"{a} {num}/{den + 1}", f"{a + 1} {num}/{den}", f"{a} {den}/{num}", f"{a}"]),
+        ("greek", None, f"{a}\\{greek}", [f"{a}\\{greek}", f"{a} \\{greek}"],
+         [f"{a}\\{other_greek}", f"{a}", f"{a + 1}\\{greek}", f"{a}\\{greek}^2"]),
+        ("greek_case", None, f"\\{capital}", [f"\\{capital}", f"\\{capital} "],
+         [f"\\{capital.lower()}", f"{capital.lower()}"]),
+        ("latex_options", "multiple_choice", "B", [f"{angles[1]}^\\circ", f"{angles[1]}\u00b0", "B"],
+         [f"{angles[2]}^\\circ", f"{angles[0]}\u00b0", f"{angles[1]}\u00b0 or {angles[2]}\u00b0", "C"], array),
+        ("function_value", None, f"y = {a}x + {c}", [f"f(x) = {a}x + {c}", f"g(x)={a}x+{c}", f"y={c}+{a}x"],
+         [f"y = {a}x - {c}", f"x = {a}y + {c}", f"f(x) = {a}x", f"y = {a + 1}x + {c}"]),
+        ("complex", "math", f"{a * c + 1} + {c - a}i" if c > a else f"{a * c + 1} - {a - c}i",
+         [f"({a} + i)({c} - i)"], [f"({a} - i)({c} + i)", f"({a} + i)({c} + i)", f"{a * c + 1}"]),
+        ("clock", None, f"{hour}:{minute:02d} PM", [f"{hour + 12}:{minute:02d}", f"{hour}:{minute:02d}",
+         f"{hour}:{minute:02d} p.m."], [f"{hour}:{minute:02d} AM", f"{hour + 1}:{minute:02d}",
+         f"{hour}:{(minute + 5) % 60:02d} PM", f"{hour}:{minute:02d} or {hour + 1}:{minute:02d}"],
+         "<image>What time does the clock show?"),
+        ("fonts", None, letter, [f"\\mathcal{{{letter}}}", f"\\mathbf{{{letter}}}"],
+         [f"\\mathcal{{{other_letter}}}", f"\\mathbb{{{letter}}}"]),
+        ("sentence_value", "numeric", str(value), [f"In {year}, {value} people visited the museum."],
+         [f"In {year}, {value + 1} people visited the museum.", f"In {year}, {value} or {value + 2} people visited.",
+          f"{year}"], asked),
+        ("restated_question", "numeric", str(b), [f"The difference between the largest and the smallest bar is {b}."],
+         [f"The difference between the largest and the smallest bar is {b + 1}.",
+          "What is the difference between the largest and the smallest bar?"], restated),
+        ("chart", "numeric", str(value), [str(value)], [f"{value * 1.06:.1f}", f"{value * 0.94:.1f}"],
+         "<image>What is the value of the tallest bar?", {"image_path": ["chartqa/bars.png"]}),
+        ("chart_years", "numeric", str(year), [str(year)], [str(year + 1), str(year - 1)],
+         "<image>In which year is the bar tallest?", {"image_path": ["chartqa/bars.png"]}),
+    ]  # fmt: skip
+
+
 def make_adversarial_step(rounds: int = 16, seed: int = 2) -> list[tuple[str, Sample]]:
     """(class, sample) pairs: every right and wrong form of every class, `rounds` times with fresh values."""
     rng = random.Random(seed)
     out = []
     for _ in range(rounds):
-        for cls, category, reference, rights, wrongs, *asked in _adversarial_classes(rng):
+        for cls, category, reference, rights, wrongs, *asked in _adversarial_classes(rng) + _issue22_classes(rng):
             info = {"reward_method": "rule", "category": category,
-                    "question": asked[0] if asked else "<image>Which bar is the tallest?\nA. 12\nB. 42\nC. 7\nD. 9"
+                    "question": asked[0] if asked and asked[0] else "<image>Which bar is the tallest?\nA. 12\nB. 42\nC. 7\nD. 9"
                     if category == "multiple_choice" else "<image>Answer the question about the figure."}  # fmt: skip
+            info.update(asked[1] if len(asked) > 1 else {})
             for answer, correct in [(r, True) for r in rights] + [(w, False) for w in wrongs]:
                 out.append((cls, Sample(f"{THINK}\n<answer>{answer}</answer>", reference, dict(info), correct)))
     return out

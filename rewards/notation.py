@@ -21,6 +21,7 @@ _VARIANTS = {"varepsilon": "epsilon", "vartheta": "theta", "varphi": "phi", "var
              "varsigma": "sigma", "varkappa": "kappa"}  # fmt: skip
 _LATEX_GREEK = re.compile(r"\\(" + "|".join(sorted([*_GREEK_NAMES, *_VARIANTS], key=len, reverse=True)) + r"|"
                           + "|".join(n.capitalize() for n in _GREEK_NAMES) + r")(?![a-zA-Z])")  # fmt: skip
+_GREEK_WORD = re.compile(r"(?<![\\a-zA-Z])(?:" + "|".join(_GREEK_NAMES) + r")(?![a-zA-Z])", re.IGNORECASE)
 _UNICODE_GREEK = re.compile("[\u0391-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f0\u03f1\u03f5]")
 _FONT = re.compile(
     r"\\(?:mathcal|mathscr|mathfrak|mathsf|mathit|mathbf|mathrm|mathtt|boldsymbol|bm|textit|textbf|textrm|textsf)"
@@ -57,9 +58,11 @@ def greek_as_latex(text: str) -> str:
 
 
 def greek_letters(text: str) -> set[str]:
-    """The Greek letters written as LaTeX or Unicode (case kept): {'alpha', 'Delta'}."""
+    """The Greek letters written as LaTeX or Unicode (case kept: {'alpha', 'Delta'}) or as words (small letters:
+    'delta' and 'Delta' are both δ, as `greek_as_words` reads them)."""
     latex = {_latex_name(m.group(1)) for m in _LATEX_GREEK.finditer(text)}
-    return latex | {_greek_name(m.group()) for m in _UNICODE_GREEK.finditer(text)}
+    words = {m.group().lower() for m in _GREEK_WORD.finditer(text)}
+    return latex | words | {_greek_name(m.group()) for m in _UNICODE_GREEK.finditer(text)}
 
 
 _UNIT_AFTER_NUMBER = re.compile(r"\d\s*\Z")

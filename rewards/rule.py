@@ -66,7 +66,8 @@ def infer_answer_type(reference: str, question: str) -> str:
         return MULTIPLE_CHOICE
     if not options and _LONE_LETTER.fullmatch(reference):
         return MULTIPLE_CHOICE
-    if isinstance(yes_no_of(reference), str) and len(normalize_text(reference).split()) == 1:
+    # one word, not one letter: a reference "Y" or "N" is a label (a point, an option), not yes / no
+    if isinstance(yes_no_of(reference), str) and len(normalize_text(reference).split()) == 1 and len(reference.strip()) > 1:
         return YES_NO
     if isinstance(parse_number(reference), Number) and not looks_like_math(reference):
         return NUMERIC

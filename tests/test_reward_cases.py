@@ -496,6 +496,9 @@ GREEK = cases("greek", [
     ("\\Delta", "\u03b4", False),
     ("\\pi/3", "\\frac{\\pi}{2}", False, "math"),
     ("2\\beta", "2\u03b1", False),
+    ("Delta", "\\delta", True),  # a word is the small letter, whatever its first letter's case
+    ("delta", "\\Delta", False),
+    ("omega", "\u03a9", False),
 ])  # fmt: skip
 
 LATEX_ARRAY = ("<image>Which angle is marked?\n$$\\begin{array}{ll} \\text{A. } 30^\\circ & \\text{B. } 45^\\circ \\\\ "
@@ -551,6 +554,9 @@ EQUIVALENT_FORMS = cases("equivalent_forms", [
     ("\\mathcal{A} \\cup \\mathcal{B}", "A \\cup B", True, "math"),
     ("\\mathcal{Y}", "X", False),
     ("\\mathbb{R}", "R", False),
+    ("\\mathbb{Y}", "Y", False),  # a one-letter reference is a label, not "yes"
+    ("Yes", "Y", False),
+    ("\\mathcal{Y}", "Y", True),
     ("\\mathcal{A} \\cap \\mathcal{B}", "A \\cup B", False, "math"),
 ])  # fmt: skip
 
