@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from difflib import SequenceMatcher, get_close_matches
+from difflib import SequenceMatcher
 
 from rewards.choice import extract_choice, parse_options
 from rewards.outcome import AMBIGUOUS, Reason
@@ -49,10 +49,9 @@ def copies_question(answer: str, question: str) -> bool:
 def adds_its_own(answer: str, question: str) -> bool:
     """The answer says something the question does not: a word of its own beyond the restated question ("How many
     apples are in the basket? 7", "The difference between the bars is 7."), not a respelling of one of the
-    question's ("dogs" for "dog")."""
-    asked = question_stem(question).split()[:COPY_MAX_WORDS]
-    added = beyond_question(answer, question).split()[:COPY_MAX_WORDS]
-    return any(not get_close_matches(word, asked, n=1, cutoff=0.8) for word in added)
+    question's ("dogs" for "dog": the same first three letters). One set lookup per word: linear."""
+    stems = {word[:3] for word in question_stem(question).split()}
+    return any(word[:3] not in stems for word in beyond_question(answer, question).split())
 
 
 def detect_hack(answer: str, question: str) -> Reason | None:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from rewards.hybrid import LOOP_BUDGET_SECONDS, MAX_RULE_ANSWER_CHARS
 from rewards.math_equiv import EQUAL, verify_pair
 from rewards.math_fast import DIFFERENT, quick_verdict
 from rewards.math_fast import EQUAL as SAME
@@ -50,3 +51,23 @@ def test_what_it_cannot_read_is_left_to_math_verify_at_once(text):
     start = time.process_time()
     assert quick_verdict(text, "8") is None
     assert time.process_time() - start < 1.0  # a hang bound: floats overflow, nothing grows
+
+
+def _hostile(n: int) -> list[str]:
+    """Answers of about `n` characters that a recursive-descent evaluator could choke on."""
+    return [
+        "(" * (n // 2) + "x" + ")" * (n // 2), "x+" * (n // 2) + "x", "2^" * (n // 2) + "2", "x^23" * (n // 4),
+        "\\frac{" * (n // 7) + "1" + "}{2}" * (n // 7), "(1, " * (n // 4) + "2)", "\\pm x," * (n // 6) + "1",
+        "x < " * (n // 4) + "1", "\\{" + "1," * (n // 2) + "2\\}", "(1+i)^{99}" * (n // 10), "1" * n,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("answer", _hostile(MAX_RULE_ANSWER_CHARS))
+def test_a_hostile_answer_of_the_largest_size_costs_the_loop_little(answer):
+    """The cheap path runs on verl's event loop: its CPU (this thread's) stays within the loop budget at the
+    longest answer the rule route reads, whatever the machine's load; and it never raises."""
+    quick_verdict(answer, "x")  # warm: the first call builds the letter values
+    start = time.thread_time()
+    quick_verdict(answer, "\\frac{1}{2}")
+    quick_verdict("\\frac{1}{2}", answer)
+    assert time.thread_time() - start < LOOP_BUDGET_SECONDS
