@@ -252,7 +252,7 @@ async def bench_rule(args) -> None:
     samples = make_rule_step(args.prompts, args.rollouts)
     kwargs = {"math_workers": args.math_workers}
     start = time.perf_counter()
-    await compute_score("wethink", f"{THINK}<answer>\\sqrt{{4}}</answer>", "2", {"reward_method": "rule"}, **kwargs)
+    await compute_score("wethink", f"{THINK}<answer>e^{{0}}</answer>", "1", {"reward_method": "rule"}, **kwargs)  # math-verify: starts the pool
     print(f"math-verify pool start-up (once per reward worker process): {time.perf_counter() - start:.2f}s")
 
     outputs, wall = await score_all(samples, kwargs)
