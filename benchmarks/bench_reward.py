@@ -462,7 +462,7 @@ async def _our_round(cases: list) -> tuple[float, list[bool]]:
     from tests.test_reward_cases import scored
 
     math_equiv._verdicts.clear()
-    for cache in (text.normalize_text, choice._options_of, hacks.question_stem):
+    for cache in (text._normalized, choice._options_of, hacks.question_stem):
         cache.cache_clear()
     start = time.perf_counter()
     verdicts = await asyncio.gather(*(scored(case) for case in cases))

@@ -53,12 +53,23 @@ def squeeze_whitespace(text: str) -> str:
     return _WHITESPACE_RUN.sub(lambda run: "\n" if "\n" in run.group() else " ", text)
 
 
-@functools.lru_cache(maxsize=4096)  # each verifier and hack check normalises the same answer and question again
+_MEMO_MAX_CHARS = 1000  # short texts are memoised (1024 of them: ~2 MB at most); a longer one is normalised afresh
+
+
 def normalize_text(text: str) -> str:
     """'The  Red-Car.' -> 'red car'; 'A' stays 'a' (an answer that is only an article is an option letter).
 
     Unicode is NFKC-folded so full-width forms compare equal.
     """
+    return _normalized(text) if len(text) <= _MEMO_MAX_CHARS else _normalize(text)
+
+
+@functools.lru_cache(maxsize=1024)  # every verifier and hack check normalises the same answer and question again
+def _normalized(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     text = greek_as_words(_LATEX_TEXT.sub(r"\1", without_fonts(text)))
     words = _PUNCT.sub(" ", unicodedata.normalize("NFKC", text).lower()).split()
     return " ".join([w for w in words if w not in _ARTICLES] or words)
