@@ -20,6 +20,7 @@ from rewards.math_equiv import verify_math
 from rewards.notation import greek_as_latex, is_clock_time, only_case_differs, same_time, without_fonts
 from rewards.numeric import Number, looks_like_math, parse_number, states_relation, verify_numeric
 from rewards.outcome import Outcome
+from rewards.row import IMAGE_PATH
 from rewards.text import normalize_text, verify_short_text, verify_yes_no, yes_no_of
 
 _LONE_LETTER = re.compile(r"\s*\(?[A-J]\)?\.?\s*")
@@ -153,7 +154,7 @@ def answer_type_of(reference: str, category: str | None, question: str) -> str:
 def is_chart_row(info: Mapping) -> bool:
     """A row whose image comes from a chart source with a relaxed numeric metric (`CHART_SOURCES`), read from
     `extra_info["image_path"]` (a path or a list of paths; the first folder names the source)."""
-    paths = info.get("image_path") or ()
+    paths = info.get(IMAGE_PATH) or ()
     for path in [paths] if isinstance(paths, str) else paths:
         parts = [p for p in str(path).replace("\\", "/").split("/") if p not in ("", ".")]
         if len(parts) > 1 and parts[0].lower() in CHART_SOURCES:
