@@ -41,7 +41,7 @@ from rewards.judge import get_judge
 from rewards.labels import MODEL, RULE
 from rewards.outcome import Outcome, Reason
 from rewards.row import CATEGORY, QUESTION, REWARD_METHOD, canonical_category, reward_route
-from rewards.rule import score_rule
+from rewards.rule import is_chart_row, score_rule
 from rewards.text import squeeze_whitespace
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ async def _accuracy(
     if hack is not None:
         return Outcome.zero(hack)
     if route == RULE:
-        return await score_rule(said, expected, category, asked, cfg.rule)
+        return await score_rule(said, expected, category, asked, cfg.rule, chart=is_chart_row(info))
     if cfg.judge.configured:
         judged = await get_judge(cfg.judge).grade(question, reference, answer)
     else:
@@ -121,7 +121,9 @@ async def _accuracy(
         if len(answer) > MAX_RULE_ANSWER_CHARS:
             fallback = Outcome.zero(Reason.ANSWER_TOO_LONG)
         else:
-            fallback = await score_rule(squeeze_whitespace(answer), expected, category, asked, cfg.rule)
+            fallback = await score_rule(
+                squeeze_whitespace(answer), expected, category, asked, cfg.rule, chart=is_chart_row(info)
+            )
         return Outcome(fallback.acc, judged.reason, judged.timeout or fallback.timeout, judged.judged)
     return judged
 

@@ -63,6 +63,16 @@ async def test_unknown_category_is_typed_from_the_reference():
     assert (await score(ok("(B)"), "B", {"reward_method": "rule", "question": MC}))["acc"] == 1.0
 
 
+async def test_a_chartqa_row_gets_relaxed_accuracy_through_the_reward_entry():
+    """The chart tolerance reaches the trainer's entry point (compute_score), for the row's image source only."""
+    asked = "What is the value of the tallest bar?"
+    chart = {"reward_method": "rule", "category": "numeric", "question": asked, "image_path": ["chartqa/bars_17.png"]}
+    other = {**chart, "image_path": ["geoqa/bars_17.png"]}  # control: the same answer off a chart source
+    assert (await score(ok("41"), "42", chart))["acc"] == 1.0  # 2.4% off: ChartQA's relaxed accuracy
+    assert (await score(ok("41"), "42", other))["acc"] == 0.0
+    assert (await score(ok("38"), "42", chart))["acc"] == 0.0  # 9.5% off
+
+
 @pytest.mark.parametrize(
     "response, reason",
     [
