@@ -1,0 +1,100 @@
+"""The learning benchmark's task (`examples/learn`): the generator and the keyword judge, run as the benchmark runs
+them (scripts), the judge graded through the recipe's real reward and judge client."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from rewards.hybrid import compute_score
+from tests.repo import REPO
+
+LEARN = REPO / "examples" / "learn"
+
+
+def make(out, *args: str) -> dict:
+    subprocess.run([sys.executable, str(LEARN / "make_task.py"), "--out", str(out), *args], check=True,
+                   capture_output=True)  # fmt: skip
+    return {name: [json.loads(line) for line in (out / name).read_text().splitlines()]
+            for name in ("train.jsonl", "val.jsonl", "cold_start.jsonl")}  # fmt: skip
+
+
+def test_the_task_is_deterministic_balanced_and_held_out(tmp_path):
+    files = make(tmp_path / "a", "--train", "16", "--val", "8", "--cold-start", "8")
+    again = make(tmp_path / "b", "--train", "16", "--val", "8", "--cold-start", "8")
+    assert files == again
+    rule = [row for row in files["train.jsonl"] if row["reward"] == "rule"]
+    assert Counter(row["answer"] for row in rule) == {"A": 4, "B": 4, "C": 4, "D": 4}  # colours balanced
+    assert {row["reward"] for row in files["train.jsonl"]} == {"rule", "model"}
+    train_pictures = {row["image_path"] for row in files["train.jsonl"]}
+    assert not train_pictures & {row["image_path"] for row in files["val.jsonl"]}, "validation pictures are held out"
+    manifest = json.loads((tmp_path / "a" / "task.json").read_text())
+    assert manifest["rows"] == {name: len(rows) for name, rows in files.items()}
+    from PIL import Image
+
+    with Image.open(tmp_path / "a" / rule[0]["image_path"]) as image:
+        assert image.size[0] * image.size[1] == manifest["pixels"]
+
+
+def test_the_cold_start_answers_are_drawn_at_random_not_from_the_picture(tmp_path):
+    """The cold start teaches the format, not the answers: its letters agree with the picture about as often as
+    chance; the training rows' letters (the control) always do. The truth is read off the picture's corner."""
+    from PIL import Image
+
+    files = make(tmp_path, "--train", "32", "--val", "4", "--cold-start", "64")
+    options = json.loads((tmp_path / "task.json").read_text())["options"]
+    sys.path.insert(0, str(LEARN))
+    try:
+        from make_task import COLOURS
+    finally:
+        sys.path.remove(str(LEARN))
+
+    def agreement(rows) -> float:
+        rule = [row for row in rows if row["reward"] == "rule"]
+        hits = 0
+        for row in rule:
+            with Image.open(tmp_path / row["image_path"]) as image:
+                corner = image.convert("RGB").getpixel((0, 0))
+            truth = "ABCD"[options.index(next(name for name, rgb in COLOURS.items() if rgb == corner))]
+            hits += row["answer"] == truth
+        return hits / len(rule)
+
+    assert agreement(files["train.jsonl"]) == 1.0
+    assert agreement(files["cold_start.jsonl"]) < 0.5  # chance is 0.25
+
+
+@pytest.fixture(scope="module")
+def keyword_judge():
+    proc = subprocess.Popen([sys.executable, str(LEARN / "keyword_judge.py"), "--port", "0"], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "answer, acc",
+    [
+        ("A white circle on red.", 1.0),
+        ("red", 1.0),
+        ("It is RED.", 1.0),
+        ("A white circle on blue.", 0.0),  # another colour
+        ("red or blue", 0.0),  # a hedge across colours
+        ("A white circle.", 0.0),  # no colour
+        ("credit", 0.0),  # a colour's letters inside a word are no colour
+    ],
+)
+async def test_the_keyword_judge_grades_through_the_recipes_judge_route(keyword_judge, monkeypatch, answer, acc):
+    monkeypatch.setenv("LEARNING_TEST_KEY", "unused")
+    result = await compute_score(
+        "wethink", f"<think>I look at the image.</think><answer>{answer}</answer>", "A white circle on red.",
+        {"reward_method": "model", "category": "descriptive", "question": "Describe the image."},
+        judge_url=keyword_judge, judge_model="keyword-judge", judge_api_key_env="LEARNING_TEST_KEY",
+    )  # fmt: skip
+    assert (result["route_model"], result["judge_ok"], result["acc"]) == (1, 1, acc)
