@@ -180,6 +180,18 @@ class LocalSlurm(StoppedIfStartFails):
                 found[int(entry.name)] = (env.get("SLURMD_NODENAME", "?"), title)
         return found
 
+    def _with_this_config(self) -> set[int]:
+        """Every process started with this cluster's SLURM_CONF: its daemons, their slurmstepd, the jobs' processes."""
+        conf = f"SLURM_CONF={self.root / 'slurm.conf'}".encode()
+        found = set()
+        for entry in os.scandir("/proc"):
+            try:
+                if entry.name.isdigit() and conf in Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0"):
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+        return found
+
     def run_job(self, sbatch_args: list[str], env: dict[str, str], out: Path, timeout: float = 600) -> Job:
         """`sbatch` a job and follow it to its end (its exit status is the job's), sampling the memory (PSS) of all
         the job's processes on every node, and which processes ran on which node. Not `sbatch --wait`: that polls
@@ -232,7 +244,9 @@ class LocalSlurm(StoppedIfStartFails):
             except subprocess.TimeoutExpired:
                 signal_group(daemon.pid, signal.SIGKILL)
                 daemon.wait()
-        for pid in self.job_processes():  # a job's process that outlived its slurmd (the test reports those)
+        # A job's process that outlived its slurmd (the test reports those), and a slurmstepd that did (seen when a
+        # test failed mid-job: reparented to init, outside the daemons' sessions, its config naming this cluster).
+        for pid in set(self.job_processes()) | self._with_this_config():
             _signal(pid, signal.SIGKILL)
         self.daemons.clear()
         shutil.rmtree(self.root, ignore_errors=True)
