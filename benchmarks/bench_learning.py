@@ -48,6 +48,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -262,6 +263,10 @@ def train(run: Run, out: Path, model: Path, data: dict[str, Path], judge_url: st
         memory = PeakMemory(proc.pid)
         code = proc.wait()
         peak = memory.stop()
+        try:  # whatever the run left in its own session (its Ray's processes), so the next run starts alone
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     result = Result(run.name, time.monotonic() - started, peak, code)
     if code:
         print(f"{run.name}: exit {code}; see {log}", file=sys.stderr)
