@@ -2,7 +2,10 @@
 
 Each launcher is run as a user would (`bash LAUNCHER --dry-run ...`), so the test covers the shell (env knobs,
 the override list, `"$@"` last) and the Python check (Hydra compose + verl's `validate_config`). The printed
-config is read back and checked value by value, then validated again here with verl's own function.
+config is read back and checked value by value, then validated again here with verl's own function. Tests of
+what the one launch entry decides (which layer wins, the knobs, the mode flag's position, missing inputs) call
+the launcher's own line in this process (`dry_run_here`): the same entry and arguments without a new interpreter,
+whose import of verl is most of a subprocess dry run's ~10 s.
 """
 
 from __future__ import annotations
@@ -112,6 +115,29 @@ def dry_run(launcher: str, *overrides: str, **env: str) -> subprocess.CompletedP
     )
 
 
+_LAUNCH_LINE = 'exec "${PYTHON:-python3}" -m recipes.wethink.launch "$CONFIG" -- "$@"'
+_CONFIG_LINE = re.compile(r'^CONFIG=\$\(dirname "\$\(realpath "\$\{BASH_SOURCE\[0\]\}"\)"\)/(\S+\.yaml)$', re.M)
+
+
+def dry_run_here(monkeypatch, capsys, launcher: str, *overrides: str, **env: str | None) -> subprocess.CompletedProcess:
+    """`dry_run` in this process: the launcher's one line (`launch "$CONFIG" -- "$@"`, checked to be exactly that)
+    called here, with the same environment (a value of None unsets a variable). Returns what the subprocess would."""
+    from recipes.wethink import launch
+
+    text = (REPO / launcher).read_text()
+    config = _CONFIG_LINE.search(text)
+    assert config and _LAUNCH_LINE in text, f"{launcher} no longer starts with CONFIG=... and {_LAUNCH_LINE}"
+    for name, value in {**dict.fromkeys(KNOBS), "DATA_DIR": str(DATA), "PYTHON": sys.executable, **env}.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    code = launch.main([str((REPO / launcher).parent / config.group(1)), "--", "--dry-run", *overrides])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["launch.main", launcher, "--dry-run", *overrides], code, out, err)
+
+
 def composed(result: subprocess.CompletedProcess):
     assert result.returncode == 0, result.stderr[-3000:]
     return OmegaConf.create(result.stdout)
@@ -149,9 +175,11 @@ def _leaves(node):
         yield node
 
 
-def test_environment_knobs_and_extra_overrides_reach_the_config():
+def test_environment_knobs_and_extra_overrides_reach_the_config(monkeypatch, capsys):
     cfg = composed(
-        dry_run(
+        dry_run_here(
+            monkeypatch,
+            capsys,
             "run_grpo.sh",
             "trainer.total_epochs=7",
             MODEL_PATH="my-org/qwen-vl",  # a hub name (a local path must exist)
@@ -198,30 +226,31 @@ def test_a_fork_copied_anywhere_trains_the_model_its_yaml_names(tmp_path):
     assert cfg.actor_rollout_ref.actor.kl_loss_coef == 0.01  # the recipe's shared settings still come with it
 
 
-def test_which_layer_wins_command_line_then_environment_then_yaml():
-    yaml_only = composed(dry_run("recipes/wethink/run_wethink_3b.sh"))
-    from_env = composed(dry_run("recipes/wethink/run_wethink_3b.sh", ROLLOUT_TP="4", JUDGE_TIMEOUT="7"))
-    both = composed(dry_run("recipes/wethink/run_wethink_3b.sh",
-                            "actor_rollout_ref.rollout.tensor_model_parallel_size=8", ROLLOUT_TP="4"))  # fmt: skip
+def test_which_layer_wins_command_line_then_environment_then_yaml(monkeypatch, capsys):
+    def launched(*overrides, **env):
+        return composed(dry_run_here(monkeypatch, capsys, "recipes/wethink/run_wethink_3b.sh", *overrides, **env))
+
+    yaml_only = launched()
+    from_env = launched(ROLLOUT_TP="4", JUDGE_TIMEOUT="7")
+    both = launched("actor_rollout_ref.rollout.tensor_model_parallel_size=8", ROLLOUT_TP="4")
     tp = "actor_rollout_ref.rollout.tensor_model_parallel_size"
     assert [OmegaConf.select(c, tp) for c in (yaml_only, from_env, both)] == [1, 4, 8]
     timeout = "reward.custom_reward_function.reward_kwargs.judge_timeout"
     assert (OmegaConf.select(yaml_only, timeout), OmegaConf.select(from_env, timeout)) == (None, 7)  # unset: rewards/config.py's default
 
 
-def test_mode_flags_are_accepted_in_any_position():
-    cfg = composed(subprocess.run(
-        ["bash", "run_grpo.sh", "trainer.total_epochs=3", "--dry-run"], cwd=REPO,
-        env={**os.environ, "DATA_DIR": str(DATA)}, capture_output=True, text=True, timeout=300,
-    ))  # fmt: skip
+def test_mode_flags_are_accepted_in_any_position(monkeypatch, capsys):
+    from recipes.wethink import launch
+
+    monkeypatch.setenv("DATA_DIR", str(DATA))
+    code = launch.main([str(LAUNCHER_DIR / "config" / "wethink_7b.yaml"), "--", "trainer.total_epochs=3", "--dry-run"])
+    out, err = capsys.readouterr()
+    cfg = composed(subprocess.CompletedProcess([], code, out, err))
     assert cfg.trainer.total_epochs == 3
 
 
-def test_without_data_dir_the_sample_is_used_with_a_batch_that_fits():
-    env = {k: v for k, v in os.environ.items() if k != "DATA_DIR"}
-    result = subprocess.run(
-        ["bash", "run_grpo.sh", "--dry-run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
-    )
+def test_without_data_dir_the_sample_is_used_with_a_batch_that_fits(monkeypatch, capsys):
+    result = dry_run_here(monkeypatch, capsys, "run_grpo.sh", DATA_DIR=None, SAMPLE_DATA_DIR=None)
     cfg = composed(result)
     assert cfg.data.train_files.endswith("outputs/sample_data/train.parquet")
     assert cfg.data.train_batch_size == 16
@@ -321,8 +350,8 @@ def test_added_fields_that_verls_dataclasses_declare_are_accepted():
 
 
 @pytest.mark.parametrize(("knob", "value"), [("DATA_DIR", "/nonexistent"), ("MODEL_PATH", "/nonexistent/model")])
-def test_inputs_that_are_not_there_are_refused_by_dry_run(knob, value):
-    result = dry_run("run_grpo.sh", **{knob: value})
+def test_inputs_that_are_not_there_are_refused_by_dry_run(knob, value, monkeypatch, capsys):
+    result = dry_run_here(monkeypatch, capsys, "run_grpo.sh", **{knob: value})
     assert result.returncode != 0 and f"{knob}={value}" in result.stderr, result.stderr[-2000:]
 
 

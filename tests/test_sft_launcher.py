@@ -1,7 +1,9 @@
 """The cold-start launcher (recipes/wethink/run_sft.sh): --dry-run against verl 0.9.1's real SFT schema, the
 environment knobs, the mode flag anywhere, a forked copy, and --smoke running verl's SFT trainer on CPU.
 
-Every launch is `bash run_sft.sh ...` as a user types it, so the shell (knobs, `"$@"` last) is covered too.
+Launches are `bash run_sft.sh ...` as a user types it, so the shell (knobs, `"$@"` last) is covered too; the tests
+of what the one launch entry decides (the knobs, the mode flag's position, refusals) call the launcher's own line in
+this process (`launch_here`): the same entry and arguments without a new interpreter importing verl (~10 s each).
 """
 
 from __future__ import annotations
@@ -65,6 +67,25 @@ def launch(*args: str, launcher: Path = LAUNCHER, cwd: Path = REPO, timeout: int
                           timeout=timeout)  # fmt: skip
 
 
+_LAUNCH_LINE = 'exec "${PYTHON:-python3}" -m recipes.wethink.launch "$CONFIG" -- "$@"'
+
+
+def launch_here(monkeypatch, capsys, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`launch` in this process: run_sft.sh's one line (checked to be exactly `launch "$CONFIG" -- "$@"`) called
+    here with the same environment. Returns what the subprocess would."""
+    from recipes.wethink.launch import main
+
+    assert _LAUNCH_LINE in LAUNCHER.read_text() and "/config/sft_7b.yaml" in LAUNCHER.read_text()
+    for name in (*KNOBS, *TORCHRUN_VARS):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    code = main([str(CONFIG), "--", *args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["launch.main", *args], code, out, err)
+
+
 def composed(result):
     assert result.returncode == 0, result.stderr[-3000:]
     return OmegaConf.create(result.stdout)
@@ -121,13 +142,13 @@ def test_verl_own_entry_composes_the_same_config(dry, export):
 
 
 @pytest.mark.parametrize("args", [["trainer.save_freq=50", "--dry-run"], ["--dry-run"]], ids=["last", "alone"])
-def test_mode_flag_in_any_position(dry, export, args):
+def test_mode_flag_in_any_position(dry, export, args, monkeypatch, capsys):
     if args == ["--dry-run"]:  # in the middle of two overrides
         args = ["trainer.save_freq=1", "--dry-run", "trainer.save_freq=50"]
-    assert composed(launch(*args, SFT_FILE=str(export))) == composed(dry)
+    assert composed(launch_here(monkeypatch, capsys, *args, SFT_FILE=str(export))) == composed(dry)
 
 
-def test_each_knob_sets_its_key_and_multi_node_goes_to_torchrun(tmp_path):
+def test_each_knob_sets_its_key_and_multi_node_goes_to_torchrun(tmp_path, monkeypatch, capsys):
     values = {
         "SFT_FILE": str(tmp_path / "elsewhere.parquet"),
         "MODEL_PATH": "Qwen/Qwen2.5-VL-3B-Instruct",
@@ -136,7 +157,7 @@ def test_each_knob_sets_its_key_and_multi_node_goes_to_torchrun(tmp_path):
         "CKPT_DIR": "/ckpt/sft",
         "EXPERIMENT_NAME": "my_sft",
     }
-    result = launch("--dry-run", MASTER_ADDR="10.0.0.1", NODE_RANK="1", **values)
+    result = launch_here(monkeypatch, capsys, "--dry-run", MASTER_ADDR="10.0.0.1", NODE_RANK="1", **values)
     cfg = composed(result)
     for knob, key in KNOBS.items():
         assert str(OmegaConf.select(cfg, key)) == values[knob], knob
@@ -144,20 +165,20 @@ def test_each_knob_sets_its_key_and_multi_node_goes_to_torchrun(tmp_path):
     assert "--nnodes=2 --nproc_per_node=4 --node_rank=1 --master_addr=10.0.0.1 --master_port=29500" in line
     assert "elsewhere.parquet is not on this machine" in result.stderr
 
-    missing = launch("--dry-run", NNODES="2")
+    missing = launch_here(monkeypatch, capsys, "--dry-run", NNODES="2")
     assert missing.returncode == 2 and missing.stdout == ""
     assert "MASTER_ADDR and NODE_RANK" in missing.stderr
 
 
-def test_unset_sft_file_means_the_bundled_sample():
-    result = launch("--dry-run")
+def test_unset_sft_file_means_the_bundled_sample(monkeypatch, capsys):
+    result = launch_here(monkeypatch, capsys, "--dry-run")
     cfg = composed(result)
     assert cfg.data.train_files == str(REPO / "outputs" / "sample_sft" / "sft.parquet")
     assert "SFT_FILE unset" in result.stderr
 
 
-def test_unknown_key_is_refused_naming_it():
-    result = launch("optim.lrr=1e-5", "--dry-run")
+def test_unknown_key_is_refused_naming_it(monkeypatch, capsys):
+    result = launch_here(monkeypatch, capsys, "optim.lrr=1e-5", "--dry-run")
     assert result.returncode == 2 and result.stdout == ""
     assert "config rejected" in result.stderr and "optim.lrr" in result.stderr
 
@@ -207,8 +228,8 @@ def test_export_without_the_dataset_columns_is_refused(capsys, tmp_path):
     assert "no column 'messages' (data.messages_key)" in err and "data_prep.sft" in err
 
 
-def test_dry_run_and_smoke_together_are_refused():
-    result = launch("--smoke", "--dry-run")
+def test_dry_run_and_smoke_together_are_refused(monkeypatch, capsys):
+    result = launch_here(monkeypatch, capsys, "--smoke", "--dry-run")
     assert result.returncode == 2 and "pick one" in result.stderr
 
 
