@@ -47,14 +47,14 @@ def judge():
 
 
 def pytest_collection_modifyitems(config, items):
-    """End-to-end runs (minutes each) first, the longest first of all (the vLLM paper run and its resume, the
-    two-node run's two submissions): with two workers the short tests then fill the gaps at the end instead of
-    one worker waiting on a long run started last."""
+    """End-to-end runs (minutes each) first, the longest first of all (the two-node run's two submissions, then
+    the vLLM paper run): with two workers the short tests then fill the gaps at the end instead of one worker
+    waiting on a long run started last."""
     def weight(item) -> int:
         if item.get_closest_marker("e2e") is None:
             return 3
-        if "then_resumed" in item.name:
+        if "two_node" in item.name:
             return 0
-        return 1 if "two_node" in item.name else 2
+        return 1 if "paper_run_on_vllm" in item.name else 2
 
     items.sort(key=weight)  # stable: the order within each class is kept

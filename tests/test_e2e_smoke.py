@@ -1,4 +1,4 @@
-"""verl's own trainer, end to end on CPU, from this recipe's launchers: every variant's `--smoke`.
+"""verl's own trainer, end to end on CPU, from this recipe's launchers: each variant's `--smoke`.
 
 Each test runs `bash LAUNCHER --smoke` from a temporary directory, exactly as a user would, and asserts on the
 metrics verl itself printed: the reward has variance (score mean strictly between 0 and 1), the update is real
@@ -7,9 +7,13 @@ a negative control that disables weight sync), the reward's keys reach validatio
 is written per step. The tiny model (taught only the answer format) and the prepared sample are built once per
 session and shared (tests/conftest.py).
 
-Two rollouts: the paper run, its resume from a checkpoint and the verl-hosted judge run on verl's own vLLM
-rollout (vLLM's CPU build: the code a GPU user runs first); the other variants, the weight-sync control and the
-two-node run (tests/test_e2e_multinode.py) on `hf_cpu`, the CPU backend's HF rollout, at half the time and memory.
+Two rollouts: the paper run and the verl-hosted judge run on verl's own vLLM rollout (vLLM's CPU build: the code a
+GPU user runs first); the other variants and the weight-sync control on `hf_cpu`, the CPU backend's HF rollout, at
+half the time and memory. Resuming from a checkpoint is proven by the two-node run, whose second submission
+resumes the first one's two ranks (tests/test_slurm.py, or tests/test_e2e_multinode.py where Slurm cannot run).
+Not run end to end here, each a set of values the dry-run tests compose against verl's schema: run_wethink_7b.sh
+(run_grpo.sh's twin) and run_judge_external.sh (the paper run's reward with other judge values: a judge without a
+key is tests/test_judge.py's).
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ from tests.e2e import (
 
 pytestmark = pytest.mark.e2e
 
-def test_paper_run_on_vllm_end_to_end_with_the_loopback_judge_then_resumed(shared, judge, tmp_path):
+def test_paper_run_on_vllm_end_to_end_with_the_loopback_judge(shared, judge, tmp_path):
     """The paper launcher's --smoke on verl's vLLM rollout: validates first, trains (weights synced into vLLM),
-    reaches the judge, logs wethink/* every step; then a second start resumes from its last checkpoint."""
+    reaches the judge, logs wethink/* every step and plots them."""
     env = smoke_env(shared, tmp_path, JUDGE_URL=judge.base_url, JUDGE_API_KEY_ENV=JUDGE_KEY_ENV)
     run = run_smoke("run_grpo.sh", VLLM, cwd=tmp_path, env=env)
     report(run, budget_gib=MAX_PSS_GIB_VLLM)
@@ -50,28 +54,17 @@ def test_paper_run_on_vllm_end_to_end_with_the_loopback_judge_then_resumed(share
     assert not (tmp_path / "outputs").exists(), "Hydra wrote outputs/ into the working directory"
     assert_wethink_metrics_every_step_and_plot(run, tmp_path)
 
-    resumed = run_smoke(
-        "run_grpo.sh", VLLM, "trainer.resume_mode=auto", f"trainer.total_training_steps={STEPS + 1}",
-        "trainer.val_before_train=false", cwd=tmp_path, env=env,
-    )  # fmt: skip
-    report(resumed, budget_gib=MAX_PSS_GIB_VLLM)
-    assert_generated_by_vllm(resumed)
-    assert_ran(resumed, range(STEPS + 1, STEPS + 2), validated_first=False)  # step 3 only: 1-2 were restored
-    assert_update_is_real(resumed.steps[STEPS + 1])
-    assert_weight_sync(resumed.steps[STEPS + 1])  # vLLM got the restored-then-trained weights
-    assert_checkpoints(resumed, range(1, STEPS + 2))
-
 
 def test_a_weight_sync_that_fails_inside_vllm_stops_the_run_instead_of_hanging(shared, tmp_path):
     """The negative control of the vLLM runs' weight sync: with vLLM's CPU layers dropping their weights (the
     CPU backend's patch off) the first sync fails inside vLLM; the run must stop by itself, naming it, well
     within the test's own limit (verl's sender alone would wait for ever)."""
-    env = smoke_env(shared, tmp_path, WETHINK_VLLM_KEEP_WEIGHTS="0", WETHINK_WEIGHT_SYNC_TIMEOUT="30")
+    env = smoke_env(shared, tmp_path, WETHINK_VLLM_KEEP_WEIGHTS="0", WETHINK_WEIGHT_SYNC_TIMEOUT="15")
     run = run_smoke("run_grpo.sh", VLLM, "trainer.total_training_steps=1", "trainer.val_before_train=false",
                     cwd=tmp_path, env=env, timeout=420)  # fmt: skip
     report(run, budget_gib=MAX_PSS_GIB_VLLM)
     assert run.returncode not in (0, -9), f"rc {run.returncode} (-9: killed at the test's limit)\n{run.tail()}"
-    assert "WeightSyncError" in run.output and "no acknowledgement for a bucket of weights within 30 s" in run.output
+    assert "WeightSyncError" in run.output and "no acknowledgement for a bucket of weights within 15 s" in run.output
     assert "into parameter (torch.Size([0]))" in run.output  # vLLM's own error, the cause
     assert not training_steps(run)
 
@@ -94,24 +87,14 @@ def test_negative_control_weight_sync_assertion_fails_without_sync(shared, tmp_p
         assert_weight_sync(run.steps[1])
 
 
-@pytest.mark.parametrize(
-    "launcher",
-    [
-        "recipes/wethink/run_rule_only.sh",
-        "recipes/wethink/run_judge_external.sh",
-    ],
-)
-def test_every_variant_trains_end_to_end(launcher, shared, judge, tmp_path):
-    env = smoke_env(shared, tmp_path)
-    if launcher.endswith("judge_external.sh"):
-        env.update(JUDGE_URL=judge.base_url)
+def test_rule_only_variant_trains_end_to_end_and_never_reaches_a_judge(shared, judge, tmp_path):
     # Validation before training is proven by the paper run; here validation after each step carries val-aux.
-    run = run_smoke(launcher, "trainer.val_before_train=false", cwd=tmp_path, env=env)
+    run = run_smoke("recipes/wethink/run_rule_only.sh", "trainer.val_before_train=false", cwd=tmp_path,
+                    env=smoke_env(shared, tmp_path, JUDGE_URL=judge.base_url, JUDGE_MODEL="judge"))  # fmt: skip
     report(run)
     assert_trained_whole(run, validated_first=False)
-    last = run.steps[STEPS]
-    if launcher.endswith("rule_only.sh"):  # descriptive rows are dropped: nothing reaches a judge
-        assert last["val-aux/wethink/route_model/mean@1"] == 0.0
+    assert run.steps[STEPS]["val-aux/wethink/route_model/mean@1"] == 0.0  # descriptive rows are dropped
+    assert not judge.requests  # a judge it was given is never asked (the paper run's, at the same JUDGE_URL, is)
 
 
 def test_judge_hosted_by_verl_on_vllm_trains_end_to_end(shared, tmp_path):
