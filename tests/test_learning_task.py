@@ -20,7 +20,7 @@ def make(out, *args: str) -> dict:
     subprocess.run([sys.executable, str(LEARN / "make_task.py"), "--out", str(out), *args], check=True,
                    capture_output=True)  # fmt: skip
     return {name: [json.loads(line) for line in (out / name).read_text().splitlines()]
-            for name in ("train.jsonl", "val.jsonl", "cold_start.jsonl")}  # fmt: skip
+            for name in ("train.jsonl", "val.jsonl", "cold_start.jsonl", "perception.jsonl")}  # fmt: skip
 
 
 def test_the_task_is_deterministic_balanced_and_held_out(tmp_path):
@@ -65,6 +65,36 @@ def test_the_cold_start_answers_are_drawn_at_random_not_from_the_picture(tmp_pat
 
     assert agreement(files["train.jsonl"]) == 1.0
     assert agreement(files["cold_start.jsonl"]) < 0.5  # chance is 0.25
+
+
+def test_the_perception_captions_name_the_pictures_colour_on_training_pictures_only(tmp_path):
+    """The perception stage teaches seeing: every caption names its picture's colour (read off the picture's
+    corner), captions cover the training pictures and no others, and they ask neither route's question nor answer
+    with an option letter. The control: the same check on the cold start's random colours fails."""
+    from PIL import Image
+
+    files = make(tmp_path, "--train", "16", "--val", "4", "--cold-start", "16")
+    sys.path.insert(0, str(LEARN))
+    try:
+        from make_task import COLOURS, JUDGE_QUESTION, RULE_QUESTION
+    finally:
+        sys.path.remove(str(LEARN))
+
+    def colour_of(path: str) -> str:
+        with Image.open(tmp_path / path) as image:
+            corner = image.convert("RGB").getpixel((0, 0))
+        return next(name for name, rgb in COLOURS.items() if rgb == corner)
+
+    def named(answer: str) -> set[str]:
+        return {name for name in COLOURS if name in answer.lower()}
+
+    captions = files["perception.jsonl"]
+    assert all(named(row["answer"]) == {colour_of(row["image_path"])} for row in captions)
+    assert {row["image_path"] for row in captions} == {row["image_path"] for row in files["train.jsonl"]}
+    assert not {row["problem"] for row in captions} & {RULE_QUESTION, JUDGE_QUESTION}
+    assert not any(row["answer"].strip() in "ABCD" for row in captions)
+    judge_cold = [row for row in files["cold_start.jsonl"] if row["reward"] == "model"]
+    assert not all(named(row["answer"]) == {colour_of(row["image_path"])} for row in judge_cold)  # the control
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@
 
 A task a tiny model can learn in minutes on a CPU, in the WeThink schema, whose answers depend on the image only:
 each picture is a background in one of four colours with a white shape on it, small enough for the tiny
-processor (4 visual tokens). Two routes, as in WeThink:
+processor (64 visual tokens). Two routes, as in WeThink:
 
 - rule: "What colour is the background?" with the four colours as options (A)-(D) in a fixed order: the letter
   follows from the colour, so the text alone says nothing about the answer;
@@ -14,7 +14,12 @@ processor (4 visual tokens). Two routes, as in WeThink:
 It writes `train.jsonl`, `val.jsonl` (held-out pictures) and `cold_start.jsonl`: rows for the SFT cold start whose
 answers are drawn at random, on purpose. The cold start must teach the *format* (think, then answer; a letter for
 a choice, a sentence for a description), not the answers: after it, validation accuracy should sit near chance,
-so that what GRPO adds is visible. Deterministic: same seed, same Pillow, same bytes.
+so that what GRPO adds is visible. And `perception.jsonl`: a caption per training picture ("Caption the picture." ->
+its colour in a word), for a perception stage before the cold start. A real VLM sees before its cold start; the tiny
+random model does not (a picture moves its last hidden state by ~2%), and a policy that cannot see cannot be taught
+by reward which colour it sees. The captions use neither route's question nor an option letter: the mapping from
+the colour to the letter (rule) and into a description (judge) is left for GRPO. Deterministic: same seed, same
+Pillow, same bytes.
 """
 
 from __future__ import annotations
@@ -43,9 +48,12 @@ RULE_QUESTION = "What colour is the background?\nOptions: " + " ".join(
     f"({letter}) {colour}" for letter, colour in zip(LETTERS, COLOURS, strict=True)
 )
 JUDGE_QUESTION = "Describe the image."
+# The perception stage's question: neither route's question, so what it teaches is seeing, not this task's answers.
+PERCEPTION_QUESTION = "Caption the picture."
 # Short reasonings in words the tiny tokenizer knows (recipes/cpu/tiny_model.py), so the cold start is quick.
 RULE_REASONING = "I compare the options."
 JUDGE_REASONING = "I look at the image."
+PERCEPTION_REASONING = JUDGE_REASONING
 
 
 def draw(shape: str, colour: str, rng: random.Random) -> Image.Image:
@@ -74,6 +82,11 @@ def rule_row(image: str, colour: str) -> dict:
 def judge_row(image: str, colour: str, shape: str) -> dict:
     return {"problem": JUDGE_QUESTION, "answer": f"A white {shape} on {colour}.", "category": "descriptive",
             "abilities": "colour", "refined_cot": JUDGE_REASONING, "image_path": image, "reward": "model"}  # fmt: skip
+
+
+def perception_row(image: str, colour: str) -> dict:
+    return {"problem": PERCEPTION_QUESTION, "answer": colour, "category": "descriptive",
+            "abilities": "colour", "refined_cot": PERCEPTION_REASONING, "image_path": image, "reward": "model"}  # fmt: skip
 
 
 def pictures(out: Path, prefix: str, count: int, rng: random.Random) -> list[tuple[str, str, str]]:
@@ -107,6 +120,12 @@ def cold_start_rows(made: list[tuple[str, str, str]], rng: random.Random) -> lis
     return rows
 
 
+def perception_rows(made: list[tuple[str, str, str]]) -> list[dict]:
+    """Captions of the training pictures, for a perception stage before the cold start (what a real VLM learned
+    before the paper's cold start): the colour in words, never an option letter or either route's question."""
+    return [perception_row(path, colour) for path, colour, _ in made]
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     with path.open("w") as f:
         for row in rows:
@@ -117,10 +136,12 @@ def make_task(out: Path, train: int, val: int, cold_start: int, judge_every: int
     """Write the task into `out`; returns the row counts per file."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
+    train_pictures = pictures(out, "train", train, rng)
     files = {
-        "train.jsonl": task_rows(pictures(out, "train", train, rng), judge_every),
+        "train.jsonl": task_rows(train_pictures, judge_every),
         "val.jsonl": task_rows(pictures(out, "val", val, rng), judge_every),
         "cold_start.jsonl": cold_start_rows(pictures(out, "cold", cold_start, rng), rng),
+        "perception.jsonl": perception_rows(train_pictures),
     }
     for name, rows in files.items():
         write_jsonl(out / name, rows)
