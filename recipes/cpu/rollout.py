@@ -165,7 +165,11 @@ class HFServer:
         found = sum(1 for t in prompt_ids if t == pad_id)
         if found != expected:
             raise ValueError(f"hf_cpu rollout: prompt holds {found} image pad tokens, the images need {expected}")
-        return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"]}
+        # The image tokens' types, as the processor marks them: transformers 5's Qwen2.5-VL builds its 3D (M-RoPE)
+        # positions from them; without them it falls back to text positions and the picture is not seen as the
+        # actor sees it (verl's dataset keeps the processor's output whole), so GRPO could not learn from it.
+        types = torch.tensor(self.processor.create_mm_token_type_ids([prompt_ids]))
+        return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"], "mm_token_type_ids": types}
 
     @torch.no_grad()
     def _generate(self, prompt_ids, params, temperature, images, mm_kwargs) -> tuple[list[int], list[float]]:
