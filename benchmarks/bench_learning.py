@@ -6,10 +6,13 @@ The paper's pipeline, with the repo's own commands, on a task a tiny model can l
 (`examples/learn/make_task.py`: the background colour of a picture, as a multiple choice on the rule route and as a
 description graded by a deterministic judge on loopback, `examples/learn/keyword_judge.py`):
 
-1. the task's JSONL -> verl parquet (`python -m data_prep.wethink`, held-out pictures for validation) and the cold
-   start's export (`python -m data_prep.sft`);
-2. cold start: `recipes/wethink/run_sft.sh --smoke` from the CPU backend's tiny model (it knows only the answer
-   format), on rows whose answers are drawn at random: it teaches this task's format, not its answers;
+1. the task's JSONL -> verl parquet (`python -m data_prep.wethink`, held-out pictures for validation) and the two SFT
+   stages' exports (`python -m data_prep.sft`);
+2. perception, then the cold start, both `recipes/wethink/run_sft.sh --smoke`: perception from the CPU backend's
+   tiny model (it knows only the answer format) on captions of the training pictures (the colour in a word; neither
+   route's question, no option letter), as a real VLM sees before the paper's cold start; then the cold start from
+   it, on rows whose answers are drawn at random, with the captions mixed in: it teaches this task's format, not its
+   answers, and keeps the picture in view;
 3. GRPO from the cold start's checkpoint with `run_grpo.sh --smoke` (the paper's config and hybrid reward, verl's
    real trainer, the rollout named by --rollout), validation on the held-out rows every few steps; the same run with
    the DAPO variant's launcher; and two negative controls, everything else equal: the training rows' answers
@@ -24,21 +27,30 @@ accuracy at their last step).
 What it would prove: the reward reaches the policy gradient with the right sign and scale through verl's own
 trainer, on both routes. What it cannot: anything about scale (a 2-layer model, 64 hidden units) or real images.
 
-STATUS (issue 21, open): the pipeline runs end to end, but GRPO does not yet learn the task within a CPU budget.
-Measured on the 2-core machine (hf_cpu rollout, 16 prompts x 5 rollouts per step):
-- the cold start works: validation format 0.97, rule and judge accuracy 0.25 (chance) after 30 SFT steps;
-- the tiny random model hardly sees the picture: a picture moves its last hidden state by 0.4% at 4 visual tokens,
-  2% at 64, 3% at 256; a colour on a white background gives every picture nearly the same features (cosine 0.999),
-  hence the coloured backgrounds. A supervised probe on the answer letter alone needs ~40 steps (lr 1e-3, fp32) at
-  64 visual tokens; GRPO's noisier signal needs more;
-- GRPO at lr 1e-3 / 2e-3: rule accuracy flat at chance over 20-40 steps; at 5e-3 the format collapsed in 2 steps
-  (score 0.28 -> 0) and never came back. Adam's first step moves every weight by the full lr (2e-3 is 10% of the
-  tiny model's init scale): at 2e-3 validation format fell 1.00 -> 0.03 after step 1 and was back at 1.00 after
-  step 2, so warm-up (`actor_rollout_ref.actor.optim.lr_warmup_steps`) is the first thing to try;
-- a step takes 9-20 s on a loaded machine (34 s at 256 visual tokens); this command at --steps 2 with two runs:
-  cold start 203 s (tiny model built in a fresh cache included), each GRPO run ~180-190 s, 6.6-6.7 GiB peak.
-Ways on: a base model that already sees (a perception stage before the cold start, as a real VLM has), a wider
-tiny model, fewer trainable parameters (LoRA, verl's `lora_rank`), more prompts per step.
+STATUS (issue 21, open): GRPO has started to learn (rule accuracy 0.25 -> 0.75 in 25 steps, once); not yet 0.9, the
+controls not yet run. Measured on the 2-core machine (hf_cpu rollout, 16 prompts x 5 rollouts per step):
+- a bug found by this benchmark, fixed in recipes/cpu/rollout.py (83d630e): the hf_cpu rollout generated blind.
+  transformers 5's Qwen2.5-VL places the picture by `mm_token_type_ids`; the rollout passed pixel_values and
+  image_grid_thw only, and its answers were those of the model given no picture (every validation answer of a
+  cold-started model, judge route included, was "<answer>C</answer>", which HF generate gives without
+  mm_token_type_ids; with them, "A white circle on grey."). Every earlier run of this benchmark (flat at chance for
+  20-40 steps) validated a policy that could not see;
+- perception works: 60 steps at 5e-3 on captions, caption accuracy on held-out pictures 0 -> 1.00 (greedy);
+- the random-answer cold start alone undoes it: a linear probe reads the colour at the answer letter's position
+  with accuracy 1.00 in every model (even the random one), but the picture's share of that state (std across
+  pictures / mean norm) is 1.4% in the random model, 29% after perception and 1.6-3.7% after a cold start of
+  random answers (30 steps at 5e-3, 15 at 5e-3, 30 at 1e-3); with the captions mixed into the cold start, 6%.
+  GRPO (lr 1e-3 or 2e-3, 3 warm-up steps) from the plain cold start: rule 0.25 at every validation over 15-25
+  steps (536 s, 6.6 GiB for 25 steps), training rule accuracy 0.08-0.38 with no trend, entropy 0.34 -> 0.10;
+- with the captions mixed into the cold start (this command's default): after it, rule accuracy 0.25 (one letter for
+  every picture), judge 0.48 (it answers a description with the colour word), format 1.00. GRPO at lr 2e-3, 3
+  warm-up steps: validation rule accuracy 0.25 at steps 0-15, 0.50 at 20, 0.75 at 25; judge 0.54, 0.29 (5-20),
+  0.58 (25); format 1.00; training rule accuracy 0.50 and 0.62 at steps 20-21; 25 steps in 9 min 6 s (16.7 s a
+  step on a shared machine, start-up and validations included), 6.6 GiB peak;
+- warm-up: at 2e-3 without it, the format fell 1.00 -> 0.03 after step 1; with 3 steps it stays at 0.93-1.00;
+- the vLLM rollout (`--rollout vllm`) went over 7 GiB (PSS of the run) before its first validation;
+- perception + cold start take 100 s.
+Next: the controls (shuffled, lr0) and DAPO at this setting; 40 steps to see whether it reaches 0.9.
 """
 
 from __future__ import annotations
@@ -69,7 +81,12 @@ JUDGE_KEY_ENV = "LEARNING_JUDGE_KEY"  # the keyword judge ignores keys; the rewa
 # make sense for a 2-layer model: GRPO, 5 rollouts per prompt, KL loss low_var_kl 0.01; its lr (1e-6, for 7B
 # pretrained weights) would not move a tiny random model in 40 steps.
 SFT_STEPS, SFT_LR = 30, 5e-3
+# The perception stage (captions: the colour in a word) before the cold start: 60 steps at 5e-3 take the caption
+# accuracy on held-out pictures from 0 to 1.00 (greedy), the training loss from 4.7 to 0.01.
+PERCEPTION_STEPS, PERCEPTION_LR = 60, 5e-3
 GRPO_LR = 2e-3
+# Adam's first step moves every weight by the full lr: at 2e-3 without warm-up the format fell to 0.03 after step 1
+LR_WARMUP_STEPS = 3
 PROMPTS_PER_STEP = 16
 RESPONSE_TOKENS = 48  # a well-formed answer is 20-30 tokens of the tiny tokenizer
 
@@ -134,15 +151,22 @@ def prepare(out: Path, args) -> dict[str, Path]:
         sh([py, "-m", "data_prep.wethink", "--jsonl", str(task / f"{split}.jsonl"), "--image-root", str(task),
             "--out", str(data / split), "--embed-images", "--val-size", "0", "--no-progress", "--overwrite", *pixels],
            out / f"prepare_{split}.log")  # fmt: skip
-    sh([py, "-m", "data_prep.sft", "--jsonl", str(task / "cold_start.jsonl"), "--image-root", str(task),
-        "--out", str(data / "cold_start.parquet"), "--format", "verl", "--embed-images", "--no-progress",
-        "--overwrite", *pixels], out / "prepare_cold_start.log")  # fmt: skip
+    # The cold start's rows: the format lessons (random answers) with the captions mixed in, so the cold start does
+    # not teach the policy to look away from the picture (without them, the picture's share of the state at the
+    # answer letter falls from 29% after perception to 2-4%, and GRPO stays at chance).
+    lessons = (task / "cold_start.jsonl").read_text() + (task / "perception.jsonl").read_text()
+    (task / "cold_start_with_captions.jsonl").write_text(lessons)
+    for stage, rows in (("perception", "perception"), ("cold_start", "cold_start_with_captions")):
+        sh([py, "-m", "data_prep.sft", "--jsonl", str(task / f"{rows}.jsonl"), "--image-root", str(task),
+            "--out", str(data / f"{stage}.parquet"), "--format", "verl", "--embed-images", "--no-progress",
+            "--overwrite", *pixels], out / f"prepare_{stage}.log")  # fmt: skip
     train = data / "train" / "train.parquet"
     shuffled = data / "shuffled"
     shuffle_answers(train, shuffled / "train.parquet", args.seed)
     shutil.copy(data / "train" / "val.parquet", shuffled / "val.parquet")  # empty: data.val_files is set per run
     return {"train": data / "train", "val": data / "val" / "train.parquet", "shuffled": shuffled,
-            "cold_start": data / "cold_start.parquet", "pixels": size}  # fmt: skip
+            "cold_start": data / "cold_start.parquet", "perception": data / "perception.parquet",
+            "pixels": size}  # fmt: skip
 
 
 def shuffle_answers(src: Path, dst: Path, seed: int) -> None:
@@ -164,19 +188,28 @@ def shuffle_answers(src: Path, dst: Path, seed: int) -> None:
     pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), dst)
 
 
-def cold_start(out: Path, data: dict[str, Path], env: dict[str, str]) -> Path:
-    """`run_sft.sh --smoke` on the cold start's rows; returns the checkpoint's huggingface/ folder."""
-    ckpt = out / "cold_start"
+def sft(stage: str, out: Path, rows: Path, lr: float, steps: int, env: dict[str, str],
+        model: Path | None = None) -> Path:
+    """`run_sft.sh --smoke` on `rows` (from `model`, else the CPU backend's tiny model); returns the checkpoint's
+    huggingface/ folder."""
+    ckpt = out / stage
     shutil.rmtree(ckpt, ignore_errors=True)
-    sh(["bash", "recipes/wethink/run_sft.sh", "--smoke", f"optim.lr={SFT_LR}", "optim.lr_warmup_steps_ratio=0",
-        "optim.lr_scheduler_type=constant", f"trainer.total_training_steps={SFT_STEPS}", "trainer.total_epochs=100",
+    sh(["bash", "recipes/wethink/run_sft.sh", "--smoke", f"optim.lr={lr}", "optim.lr_warmup_steps_ratio=0",
+        "optim.lr_scheduler_type=constant", f"trainer.total_training_steps={steps}", "trainer.total_epochs=100",
         f"data.train_batch_size={PROMPTS_PER_STEP}", f"data.micro_batch_size_per_gpu={PROMPTS_PER_STEP}",
-        f"trainer.save_freq={SFT_STEPS}", "trainer.test_freq=-1"],
-       out / "cold_start.log", {**env, "SFT_FILE": str(data["cold_start"]), "CKPT_DIR": str(ckpt)})  # fmt: skip
-    model = ckpt / f"global_step_{SFT_STEPS}" / "huggingface"
-    if not (model / "config.json").is_file():
-        raise SystemExit(f"the cold start wrote no model at {model} (see {out / 'cold_start.log'})")
-    return model
+        f"trainer.save_freq={steps}", "trainer.test_freq=-1", *([f"model.path={model}"] if model else [])],
+       out / f"{stage}.log", {**env, "SFT_FILE": str(rows), "CKPT_DIR": str(ckpt)})  # fmt: skip
+    trained = ckpt / f"global_step_{steps}" / "huggingface"
+    if not (trained / "config.json").is_file():
+        raise SystemExit(f"the {stage} stage wrote no model at {trained} (see {out / f'{stage}.log'})")
+    return trained
+
+
+def cold_start(out: Path, data: dict[str, Path], env: dict[str, str]) -> Path:
+    """Perception (captions), then the cold start (the format, random answers, the captions again), both with
+    `run_sft.sh --smoke`; returns the cold start's huggingface/ folder."""
+    seeing = sft("perception", out, data["perception"], PERCEPTION_LR, PERCEPTION_STEPS, env)
+    return sft("cold_start", out, data["cold_start"], SFT_LR, SFT_STEPS, env, model=seeing)
 
 
 class KeywordJudge:
@@ -246,6 +279,7 @@ def train(run: Run, out: Path, model: Path, data: dict[str, Path], judge_url: st
         f"data.train_batch_size={PROMPTS_PER_STEP}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={PROMPTS_PER_STEP}",  # one update per step: on-policy
         f"actor_rollout_ref.actor.optim.lr={GRPO_LR}",
+        f"actor_rollout_ref.actor.optim.lr_warmup_steps={LR_WARMUP_STEPS}",
         f"data.max_response_length={RESPONSE_TOKENS}",
         f"data.min_pixels={data['pixels']}",  # the task's pictures, not --smoke's tiny bounds
         f"data.max_pixels={data['pixels']}",
