@@ -27,8 +27,11 @@ accuracy at their last step).
 What it would prove: the reward reaches the policy gradient with the right sign and scale through verl's own
 trainer, on both routes. What it cannot: anything about scale (a 2-layer model, 64 hidden units) or real images.
 
-STATUS (issue 21, open): GRPO has started to learn (rule accuracy 0.25 -> 0.75 in 25 steps, once); not yet 0.9, the
-controls not yet run. Measured on the 2-core machine (hf_cpu rollout, 16 prompts x 5 rollouts per step):
+STATUS (issue 21, open): GRPO has started to learn (rule accuracy 0.25 -> 0.75, twice), but unsteadily and not to 0.9;
+the controls not yet run. `--runs grpo --steps 30 --test-freq 5` (this default setting): validation rule accuracy
+0.25, 0.25, 0.75, 0.25, 0.46, 0.56, 0.75 at steps 0-30; judge 0.54 -> 0.58 (0.29-0.58 between); format 0.83-1.00;
+GRPO 586 s (14.8 s a step on a shared machine), 6.7 GiB peak; the whole command 701 s. Measured on the 2-core
+machine (hf_cpu rollout, 16 prompts x 5 rollouts per step):
 - a bug found by this benchmark, fixed in recipes/cpu/rollout.py (83d630e): the hf_cpu rollout generated blind.
   transformers 5's Qwen2.5-VL places the picture by `mm_token_type_ids`; the rollout passed pixel_values and
   image_grid_thw only, and its answers were those of the model given no picture (every validation answer of a
@@ -50,7 +53,8 @@ controls not yet run. Measured on the 2-core machine (hf_cpu rollout, 16 prompts
 - warm-up: at 2e-3 without it, the format fell 1.00 -> 0.03 after step 1; with 3 steps it stays at 0.93-1.00;
 - the vLLM rollout (`--rollout vllm`) went over 7 GiB (PSS of the run) before its first validation;
 - perception + cold start take 100 s.
-Next: the controls (shuffled, lr0) and DAPO at this setting; 40 steps to see whether it reaches 0.9.
+Next: the controls (shuffled, lr0) and DAPO at this setting; steadier learning (the greedy letter flips between
+validations: more prompts per step, a lower lr after the rise, more rollouts per prompt) and 40+ steps for 0.9.
 """
 
 from __future__ import annotations
