@@ -1,9 +1,12 @@
 """The one place tests find the repository and its parts: the root, the bundled sample, the recipe's launchers and
-configs, a prepared sample, a verl config composed as every launch composes it (the gate's compose), and verl's own
-`ppo_trainer` config for the tests that put one part of the recipe into an otherwise plain verl config."""
+configs, a prepared sample, a verl config composed as every launch composes it (the gate's compose), verl's own
+`ppo_trainer` config for the tests that put one part of the recipe into an otherwise plain verl config, and a
+launcher's one line run in the test's own process."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,3 +43,30 @@ def prepare_sample(out: Path, **options) -> Path:
     prepare(SAMPLE / "wethink_sample.jsonl", SAMPLE / "images", out, val_size=SAMPLE_VAL_SIZE, embed_images=True,
             progress=False, **options)  # fmt: skip
     return out
+
+
+LAUNCH_LINE = 'exec "${PYTHON:-python3}" -m recipes.wethink.launch "$CONFIG" -- "$@"'
+_CONFIG_LINE = re.compile(r'^CONFIG=\$\(dirname "\$\(realpath "\$\{BASH_SOURCE\[0\]\}"\)"\)/(\S+\.yaml)$', re.M)
+
+
+def launch_in_process(
+    monkeypatch, capsys, launcher: Path, *args: str, **env: str | None
+) -> subprocess.CompletedProcess:
+    """What `bash LAUNCHER ARGS` does, in this process: the launcher's one line (checked to be exactly `LAUNCH_LINE`
+    after its `CONFIG=` line) called with ARGS and the environment changed as given (None unsets a variable). The
+    same entry and arguments without a new interpreter, whose import of verl is most of a dry run's ~10 s. Returns
+    what the subprocess would."""
+    from recipes.wethink.launch import main
+
+    text = launcher.read_text()
+    config = _CONFIG_LINE.search(text)
+    assert config and LAUNCH_LINE in text, f"{launcher} no longer starts with CONFIG=... and {LAUNCH_LINE}"
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    code = main([str(launcher.parent / config.group(1)), "--", *args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["launch.main", str(launcher), *args], code, out, err)

@@ -4,8 +4,8 @@ Each launcher is run as a user would (`bash LAUNCHER --dry-run ...`), so the tes
 the override list, `"$@"` last) and the Python check (Hydra compose + verl's `validate_config`). The printed
 config is read back and checked value by value, then validated again here with verl's own function. Tests of
 what the one launch entry decides (which layer wins, the knobs, the mode flag's position, missing inputs) call
-the launcher's own line in this process (`dry_run_here`): the same entry and arguments without a new interpreter,
-whose import of verl is most of a subprocess dry run's ~10 s.
+the launcher's own line in this process (`tests.repo.launch_in_process`): the same entry and arguments without a
+new interpreter, whose import of verl is most of a subprocess dry run's ~10 s.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from tests.repo import LAUNCHER_DIR, REPO
+from tests.repo import LAUNCHER_DIR, REPO, launch_in_process
 
 
 PAPER = {
@@ -115,27 +115,10 @@ def dry_run(launcher: str, *overrides: str, **env: str) -> subprocess.CompletedP
     )
 
 
-_LAUNCH_LINE = 'exec "${PYTHON:-python3}" -m recipes.wethink.launch "$CONFIG" -- "$@"'
-_CONFIG_LINE = re.compile(r'^CONFIG=\$\(dirname "\$\(realpath "\$\{BASH_SOURCE\[0\]\}"\)"\)/(\S+\.yaml)$', re.M)
-
-
 def dry_run_here(monkeypatch, capsys, launcher: str, *overrides: str, **env: str | None) -> subprocess.CompletedProcess:
-    """`dry_run` in this process: the launcher's one line (`launch "$CONFIG" -- "$@"`, checked to be exactly that)
-    called here, with the same environment (a value of None unsets a variable). Returns what the subprocess would."""
-    from recipes.wethink import launch
-
-    text = (REPO / launcher).read_text()
-    config = _CONFIG_LINE.search(text)
-    assert config and _LAUNCH_LINE in text, f"{launcher} no longer starts with CONFIG=... and {_LAUNCH_LINE}"
-    for name, value in {**dict.fromkeys(KNOBS), "DATA_DIR": str(DATA), "PYTHON": sys.executable, **env}.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-    capsys.readouterr()
-    code = launch.main([str((REPO / launcher).parent / config.group(1)), "--", "--dry-run", *overrides])
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(["launch.main", launcher, "--dry-run", *overrides], code, out, err)
+    """`dry_run` in this process (`tests.repo.launch_in_process`), with the same environment."""
+    env = {**dict.fromkeys(KNOBS), "DATA_DIR": str(DATA), "PYTHON": sys.executable, **env}
+    return launch_in_process(monkeypatch, capsys, REPO / launcher, "--dry-run", *overrides, **env)
 
 
 def composed(result: subprocess.CompletedProcess):
@@ -240,12 +223,8 @@ def test_which_layer_wins_command_line_then_environment_then_yaml(monkeypatch, c
 
 
 def test_mode_flags_are_accepted_in_any_position(monkeypatch, capsys):
-    from recipes.wethink import launch
-
-    monkeypatch.setenv("DATA_DIR", str(DATA))
-    code = launch.main([str(LAUNCHER_DIR / "config" / "wethink_7b.yaml"), "--", "trainer.total_epochs=3", "--dry-run"])
-    out, err = capsys.readouterr()
-    cfg = composed(subprocess.CompletedProcess([], code, out, err))
+    cfg = composed(launch_in_process(monkeypatch, capsys, REPO / "run_grpo.sh", "trainer.total_epochs=3", "--dry-run",
+                                     DATA_DIR=str(DATA)))  # fmt: skip
     assert cfg.trainer.total_epochs == 3
 
 

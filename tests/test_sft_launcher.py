@@ -3,7 +3,8 @@ environment knobs, the mode flag anywhere, a forked copy, and --smoke running ve
 
 Launches are `bash run_sft.sh ...` as a user types it, so the shell (knobs, `"$@"` last) is covered too; the tests
 of what the one launch entry decides (the knobs, the mode flag's position, refusals) call the launcher's own line in
-this process (`launch_here`): the same entry and arguments without a new interpreter importing verl (~10 s each).
+this process (`tests.repo.launch_in_process`): the same entry and arguments without a new interpreter importing
+verl (~10 s each).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from tests.repo import CONFIG_DIR, LAUNCHER_DIR, REPO, SAMPLE
+from tests.repo import CONFIG_DIR, LAUNCHER_DIR, REPO, SAMPLE, launch_in_process
 
 LAUNCHER = LAUNCHER_DIR / "run_sft.sh"
 CONFIG = CONFIG_DIR / "sft_7b.yaml"
@@ -67,23 +68,10 @@ def launch(*args: str, launcher: Path = LAUNCHER, cwd: Path = REPO, timeout: int
                           timeout=timeout)  # fmt: skip
 
 
-_LAUNCH_LINE = 'exec "${PYTHON:-python3}" -m recipes.wethink.launch "$CONFIG" -- "$@"'
-
-
 def launch_here(monkeypatch, capsys, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """`launch` in this process: run_sft.sh's one line (checked to be exactly `launch "$CONFIG" -- "$@"`) called
-    here with the same environment. Returns what the subprocess would."""
-    from recipes.wethink.launch import main
-
-    assert _LAUNCH_LINE in LAUNCHER.read_text() and "/config/sft_7b.yaml" in LAUNCHER.read_text()
-    for name in (*KNOBS, *TORCHRUN_VARS):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    capsys.readouterr()
-    code = main([str(CONFIG), "--", *args])
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(["launch.main", *args], code, out, err)
+    """`launch` in this process (`tests.repo.launch_in_process`), with the same environment."""
+    unset = dict.fromkeys((*KNOBS, *TORCHRUN_VARS))
+    return launch_in_process(monkeypatch, capsys, LAUNCHER, *args, **{**unset, "PYTHON": sys.executable, **env})
 
 
 def composed(result):
