@@ -27,34 +27,47 @@ accuracy at their last step).
 What it would prove: the reward reaches the policy gradient with the right sign and scale through verl's own
 trainer, on both routes. What it cannot: anything about scale (a 2-layer model, 64 hidden units) or real images.
 
-STATUS (issue 21, open): GRPO has started to learn (rule accuracy 0.25 -> 0.75, twice), but unsteadily and not to 0.9;
-the controls not yet run. `--runs grpo --steps 30 --test-freq 5` (this default setting): validation rule accuracy
-0.25, 0.25, 0.75, 0.25, 0.46, 0.56, 0.75 at steps 0-30; judge 0.54 -> 0.58 (0.29-0.58 between); format 0.83-1.00;
-GRPO 586 s (14.8 s a step on a shared machine), 6.7 GiB peak; the whole command 701 s. Measured on the 2-core
-machine (hf_cpu rollout, 16 prompts x 5 rollouts per step):
+STATUS (issue 21, open): the reward teaches, through verl's own trainer, and the controls stay flat; 0.9 on the rule
+route is not reached yet. `--runs grpo,shuffled,lr0,dapo --steps 40 --test-freq 5` (this default setting, hf_cpu
+rollout, 16 prompts x 5 rollouts a step, a quiet 2-core machine):
+
+  run       rule acc (validation, every 5 steps)              judge acc     training rule acc, steps 1-5 / 36-40
+  grpo      0.25 0.50 0.25 0.50 0.50 0.50 0.60 0.75 0.75    0.54 -> 0.58  0.25 / 0.68   (819 s, 6.6 GiB)
+  shuffled  0.25 0.25 0.50 0.25 0.25 0.25 0.25 0.25 0.25    0.54 -> 0.29  0.24 / 0.23   (788 s, 6.6 GiB)
+  lr0       0.25 at every validation                        0.54 flat     0.21 / 0.23   (700 s, 6.7 GiB)
+  dapo      0.25 0.25 0.25 0.25 0.25 0.50 0.50 0.50 0.75    0.54 -> 0.79  0.27 / 0.43   (828 s, 6.8 GiB)
+
+The cold start (perception 60 steps, then 30 with the captions mixed in) took 97 s; 3239 s in all. Its last line:
+`learning: rule acc 0.25 -> 0.75, judge acc 0.54 -> 0.58; shuffled 0.25, lr0 0.25`. No run reached 0.9 in 40 steps.
+GRPO's training accuracy (the policy's own samples at temperature 1) climbs steadily to 0.82 at step 40 and is still
+rising; greedy validation maps three colours of four to their letter by step 35. With the answers shuffled across
+rows, or lr=0, neither moves: what moves GRPO is the reward following the picture. The judge route is weaker: it
+starts at 0.54 (after the cold start the model answers a description with a colour word, right for about half the
+pictures), falls to 0.29 as GRPO first moves, and is back to 0.58 at step 35.
+
+What limits it (measured): samples per step, not a bug. A letter-only proxy of GRPO (the same cold-started model, the
+letter sampled at the answer, group-normalised advantages, AdamW; no verl) follows the same curve (0.75 at 25-30 steps
+for seed 0) and its spread across seeds is as wide (0.5 to 1.0 at 30-40 steps); twice the prompts per step reached 1.0
+at 40 steps; a higher lr (5e-3, 1e-2) did worse (0.25-0.5). The hf_cpu rollout generates one request at a time (8 of a
+step's 13-16 s for 80 samples of ~25 tokens): batching its requests is the next lever, to afford 32+ prompts a step in
+the same time.
+
+Tried and dropped (in verl, 25-30 steps each): a cold start whose reasoning names the picture's colour
+("<think>blue</think>", answers balanced at random; think right 1.00 after 120 SFT steps, accuracy at chance) so GRPO
+would only have to map its own word to the letter: rule 0.50 at steps 15-20 and back to 0.25 at 25 (lr 1e-3), flat at
+5e-4, drifted to 0.02 at 2e-3 (KL loss 1.5), though the proxy learned it in 25 steps at 5e-4.
+
+Earlier findings:
 - a bug found by this benchmark, fixed in recipes/cpu/rollout.py (83d630e): the hf_cpu rollout generated blind.
   transformers 5's Qwen2.5-VL places the picture by `mm_token_type_ids`; the rollout passed pixel_values and
-  image_grid_thw only, and its answers were those of the model given no picture (every validation answer of a
-  cold-started model, judge route included, was "<answer>C</answer>", which HF generate gives without
-  mm_token_type_ids; with them, "A white circle on grey."). Every earlier run of this benchmark (flat at chance for
-  20-40 steps) validated a policy that could not see;
+  image_grid_thw only (every validation answer of a cold-started model was "<answer>C</answer>");
 - perception works: 60 steps at 5e-3 on captions, caption accuracy on held-out pictures 0 -> 1.00 (greedy);
-- the random-answer cold start alone undoes it: a linear probe reads the colour at the answer letter's position
-  with accuracy 1.00 in every model (even the random one), but the picture's share of that state (std across
-  pictures / mean norm) is 1.4% in the random model, 29% after perception and 1.6-3.7% after a cold start of
-  random answers (30 steps at 5e-3, 15 at 5e-3, 30 at 1e-3); with the captions mixed into the cold start, 6%.
-  GRPO (lr 1e-3 or 2e-3, 3 warm-up steps) from the plain cold start: rule 0.25 at every validation over 15-25
-  steps (536 s, 6.6 GiB for 25 steps), training rule accuracy 0.08-0.38 with no trend, entropy 0.34 -> 0.10;
-- with the captions mixed into the cold start (this command's default): after it, rule accuracy 0.25 (one letter for
-  every picture), judge 0.48 (it answers a description with the colour word), format 1.00. GRPO at lr 2e-3, 3
-  warm-up steps: validation rule accuracy 0.25 at steps 0-15, 0.50 at 20, 0.75 at 25; judge 0.54, 0.29 (5-20),
-  0.58 (25); format 1.00; training rule accuracy 0.50 and 0.62 at steps 20-21; 25 steps in 9 min 6 s (16.7 s a
-  step on a shared machine, start-up and validations included), 6.6 GiB peak;
-- warm-up: at 2e-3 without it, the format fell 1.00 -> 0.03 after step 1; with 3 steps it stays at 0.93-1.00;
-- the vLLM rollout (`--rollout vllm`) went over 7 GiB (PSS of the run) before its first validation;
-- perception + cold start take 100 s.
-Next: the controls (shuffled, lr0) and DAPO at this setting; steadier learning (the greedy letter flips between
-validations: more prompts per step, a lower lr after the rise, more rollouts per prompt) and 40+ steps for 0.9.
+- a random-answer cold start alone undoes it: a linear probe reads the colour at the answer letter's position
+  perfectly in every model, but the picture's share of that state is 1.4% in the random model, 29% after
+  perception, 1.6-3.7% after a cold start of random answers, 6% with the captions mixed in (this default);
+  from the plain cold start GRPO stayed at chance for 15-25 steps;
+- warm-up: at 2e-3 without it, the format fell 1.00 -> 0.03 after step 1; with 3 steps it stays at 1.00;
+- the vLLM rollout (`--rollout vllm`) went over 7 GiB (PSS of the run) before its first validation.
 """
 
 from __future__ import annotations
