@@ -39,7 +39,7 @@ rollout, 16 prompts x 5 rollouts a step, a quiet 2-core machine):
 
 The cold start (perception 60 steps, then 30 with the captions mixed in) took 97 s; 3239 s in all. Its last line:
 `learning: rule acc 0.25 -> 0.75, judge acc 0.54 -> 0.58; shuffled 0.25, lr0 0.25`. No run reached 0.9 in 40 steps.
-GRPO's training accuracy (the policy's own samples at temperature 1) climbs steadily to 0.82 at step 40 and is still
+GRPO's training accuracy (the policy's own samples at temperature 1) climbs, noisily, to 0.82 at step 40 and is still
 rising; greedy validation maps three colours of four to their letter by step 35. With the answers shuffled across
 rows, or lr=0, neither moves: what moves GRPO is the reward following the picture. The judge route is weaker: it
 starts at 0.54 (after the cold start the model answers a description with a colour word, right for about half the
@@ -70,7 +70,7 @@ Earlier findings:
   perfectly in every model, but the picture's share of that state is 1.4% in the random model, 29% after
   perception, 1.6-3.7% after a cold start of random answers, 6% with the captions mixed in (this default);
   from the plain cold start GRPO stayed at chance for 15-25 steps;
-- warm-up: at 2e-3 without it, the format fell 1.00 -> 0.03 after step 1; with 3 steps it stays at 1.00;
+- warm-up: at 2e-3 without it, the format fell 1.00 -> 0.03 after step 1; with 3 steps it stays at 0.93-1.00;
 - the vLLM rollout (`--rollout vllm`) went over 7 GiB (PSS of the run) before its first validation.
 """
 
