@@ -91,6 +91,98 @@ def test_an_image_prompt_is_seen_as_the_actor_sees_it(tiny_vl_dir):
     assert (rollout - blind).abs().max() > 1e-4  # measured 2e-3 on the tiny random model, 5e-7 for the match
 
 
+def image_prompt(server: HFServer, picture, question: str) -> list[int]:
+    text = server.processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}],
+        add_generation_prompt=True, tokenize=False,
+    )  # fmt: skip
+    return server.processor(text=[text], images=[picture], return_tensors="pt")["input_ids"][0].tolist()
+
+
+def count_generate_calls(server: HFServer) -> list[int]:
+    """Wraps the model's `generate`: the returned list gets each call's batch size."""
+    calls, generate = [], server.model.generate
+
+    def counted(**inputs):
+        calls.append(inputs["input_ids"].shape[0])
+        return generate(**inputs)
+
+    server.model.generate = counted
+    return calls
+
+
+async def generate_together(server: HFServer, requests: list[tuple[list[int], list, float]]):
+    """Sends the requests as verl's agent loop does: all at once, each awaiting its own answer."""
+    calls = [
+        server.generate(ids, {"temperature": t, "top_p": 1.0, "top_k": -1, "logprobs": True}, request_id=f"r{i}",
+                        image_data=images)
+        for i, (ids, images, t) in enumerate(requests)
+    ]  # fmt: skip
+    return await asyncio.gather(*calls)
+
+
+def test_requests_sent_together_share_one_generate_and_keep_their_own_log_probs(tiny_vl_dir):
+    """The agent loop's requests of a step are generated as one left-padded batch: every row's tokens come with the
+    log-probs HF's forward gives that row alone (pictures of different sizes and prompts of different lengths, so
+    padding and image placement are exercised). Control: the same requests one after another take one call each."""
+    from PIL import Image
+
+    server = make_server(tiny_vl_dir)
+    pictures = [Image.new("RGB", size, colour) for size, colour in
+                [((224, 224), (200, 30, 30)), ((112, 168), (30, 200, 30)), ((56, 56), (30, 30, 200))]]  # fmt: skip
+    requests = [(image_prompt(server, p, "What colour" + " is it" * k + "?"), [p], 1.0) for k, p in enumerate(pictures)]
+    requests.append((prompt_ids(server), None, 1.0))  # a text-only row in the same batch
+    assert len({len(ids) for ids, _, _ in requests}) == len(requests)
+    calls = count_generate_calls(server)
+    outputs = asyncio.run(generate_together(server, requests * 2))
+    assert calls == [8]
+    for (ids, images, _), out in zip(requests * 2, outputs):
+        assert 0 < len(out.token_ids) <= 24 and len(out.log_probs) == len(out.token_ids)
+        alone = image_log_probs(server, ids, out.token_ids, images[0], token_types=True) if images else \
+            model_log_probs(server, ids, out.token_ids)  # fmt: skip
+        assert torch.allclose(torch.tensor(out.log_probs), alone, atol=1e-4)
+        eos = [i for i, token in enumerate(out.token_ids) if token in server.eos_ids]
+        assert eos in ([], [len(out.token_ids) - 1]), "a row ends at its first EOS, without the batch's padding"
+    for ids, images, t in requests:
+        asyncio.run(generate_together(server, [(ids, images, t)]))
+    assert calls == [8, 1, 1, 1, 1]
+
+
+def test_a_batch_holds_one_sampling_setting_and_greedy_rows_match_their_lone_answer(tiny_vl_dir):
+    """Validation (greedy) and training (sampled) requests never share a `generate`; a greedy answer in a batch is
+    the one the request gets alone."""
+    from PIL import Image
+
+    server = make_server(tiny_vl_dir)
+    pictures = [Image.new("RGB", (112, 112), (40 * k, 200 - 40 * k, 90)) for k in range(4)]
+    greedy = [(image_prompt(server, p, "Colour" + "?" * k), [p], 0.0) for k, p in enumerate(pictures)]
+    sampled = [(ids, images, 1.0) for ids, images, _ in greedy]
+    calls = count_generate_calls(server)
+    outputs = asyncio.run(generate_together(server, [r for pair in zip(greedy, sampled) for r in pair]))
+    assert sorted(calls) == [4, 4]
+    batched_greedy = [out.token_ids for out in outputs[0::2]]
+    alone = [asyncio.run(generate_together(server, [r]))[0].token_ids for r in greedy]
+    assert batched_greedy == alone
+
+
+def test_a_failing_batch_fails_each_of_its_requests_and_the_server_goes_on(tiny_vl_dir):
+    from PIL import Image
+
+    server = make_server(tiny_vl_dir)
+    picture = Image.new("RGB", (112, 112), (200, 30, 30))
+    ids = image_prompt(server, picture, "What colour is it?")
+    pad = server.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    short = ids[: ids.index(pad)] + ids[ids.index(pad) + 1 :]  # one image pad token lost
+    bad = [(short, [picture], 1.0), (ids, [picture], 1.0)]
+
+    async def both():
+        return await asyncio.gather(*[generate_together(server, [r]) for r in bad], return_exceptions=True)
+
+    results = asyncio.run(both())
+    assert all(isinstance(r, ValueError) and "image pad tokens" in str(r) for r in results)
+    assert asyncio.run(generate_together(server, [bad[1]]))[0].token_ids
+
+
 def test_greedy_requests_are_deterministic_and_sampled_ones_vary(tiny_vl_dir):
     """Validation decodes greedily (temperature 0): the same prompt gives the same tokens every time."""
     server = make_server(tiny_vl_dir)

@@ -6,9 +6,10 @@ unchanged around it:
 
 - `HFReplica` (registered in verl's `RolloutReplicaRegistry`): starts one `HFServer` actor per replica, on the
   node of the replica's workers, as `vLLMReplica` starts `vLLMHttpServer`.
-- `HFServer` (a Ray actor): token-in/token-out `generate` for the agent loop (HF `generate`, one request at a
-  time, log-probs of the sampled tokens), and an OpenAI-compatible `/v1/chat/completions` over HTTP so a
-  verl-hosted judge (`reward.reward_model.*`) is reached through verl's reward router.
+- `HFServer` (a Ray actor): token-in/token-out `generate` for the agent loop (HF `generate` on batches of the
+  requests that wait together, left-padded, log-probs of the sampled tokens), and an OpenAI-compatible
+  `/v1/chat/completions` over HTTP so a verl-hosted judge (`reward.reward_model.*`) is reached through verl's
+  reward router.
 - `HFServerAdapter` (the in-worker `BaseRollout` that `ActorRolloutRefWorker` builds): every step verl hands it
   the actor's weights (`update_weights`); it drains them on every rank (gathering full tensors is a
   collective) and one rank per replica ships them to its server, which loads them 1:1 by name.
@@ -27,11 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
@@ -47,6 +48,14 @@ ROLLOUT_NAME = "hf_cpu"
 # Tokens a random model may emit that verl's position-id code cannot take in a *response* (get_rope_index
 # counts vision spans): never sample them.
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
+# One HF `generate` per batch of waiting requests: per-token Python overhead, not arithmetic, is a small model's cost
+# on CPU, so 80 requests together cost little more than one. A batch keeps every step's raw logits (for the log-probs),
+# rows x new tokens x vocab floats: capped here (the tiny model's 600-token vocab allows the whole cap).
+MAX_BATCH_ROWS = 128
+MAX_BATCH_LOGIT_BYTES = 256 * 2**20
+# How long the server waits for more requests to join a batch once one is waiting: verl's agent loop sends a step's
+# requests together; a straggler only waits for the next batch (it changes speed, never a result).
+BATCH_GATHER_SECONDS = 0.02
 
 
 def server_actor_name(replica_rank: int, is_reward_model: bool = False, name_suffix: str = "") -> str:
@@ -63,6 +72,17 @@ def engine_options(config: Any) -> dict:
     return {
         "ignore_weight_updates": str(raw.get("ignore_weight_updates", False)).lower() in ("1", "true", "yes"),
     }
+
+
+@dataclass
+class _Request:
+    """One `generate` call waiting for its batch; `key` holds what must be equal within a batch."""
+
+    prompt_ids: list[int]
+    images: list[Any] | None
+    mm_kwargs: dict | None
+    key: tuple
+    done: asyncio.Future = field(repr=False)
 
 
 class HFServer:
@@ -86,7 +106,9 @@ class HFServer:
         self.eos_ids = self._eos_ids()
         self.suppress = [i for i in self.tokenizer.convert_tokens_to_ids(list(VISION_TOKENS)) if i is not None and i >= 0]
         self.global_steps: int | None = None
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one batch generates at a time
+        self._waiting: list[_Request] = []
+        self._batcher: asyncio.Task | None = None
         self._address: tuple[str, int] | None = None
         self._http_task: asyncio.Task | None = None
         role = "judge" if is_reward_model else "policy"
@@ -136,17 +158,62 @@ class HFServer:
         if video_data or audio_data:
             raise NotImplementedError("hf_cpu rollout: video/audio inputs are not supported")
         params = dict(sampling_params)
-        temperature = float(params.get("temperature", 1.0) or 0.0)
-        async with self._lock:
-            token_ids, log_probs = await asyncio.to_thread(
-                self._generate, list(prompt_ids), params, temperature, image_data, mm_processor_kwargs
-            )
+        request = _Request(
+            list(prompt_ids), image_data, mm_processor_kwargs,
+            key=(self._sampling_key(params, len(prompt_ids)), repr(sorted((mm_processor_kwargs or {}).items()))),
+            done=asyncio.get_running_loop().create_future(),
+        )  # fmt: skip
+        self._waiting.append(request)
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._serve_waiting())
+        token_ids, log_probs = await request.done
         return TokenOutput(
             token_ids=token_ids,
             log_probs=log_probs if params.get("logprobs") else None,
             stop_reason="completed",
             extra_fields={"global_steps": self.global_steps},  # the v1 trainer reads it for every sample
         )
+
+    def _sampling_key(self, params: dict, prompt_len: int) -> tuple:
+        """What one HF `generate` call shares: temperature, top-p, top-k, repetition penalty, new-token budget."""
+        temperature = float(params.get("temperature", 1.0) or 0.0)
+        top_k = int(params.get("top_k", -1) or -1)
+        return (
+            temperature,
+            float(params.get("top_p", 1.0) or 1.0) if temperature > 0 else 1.0,
+            top_k if temperature > 0 and top_k > 0 else None,
+            float(params.get("repetition_penalty", 1.0) or 1.0),
+            self._max_new_tokens(params, prompt_len),
+        )
+
+    async def _serve_waiting(self) -> None:
+        """Generate for the waiting requests, a batch at a time (those with the first one's key), until none wait."""
+        while self._waiting:
+            await self._let_requests_gather()
+            key = self._waiting[0].key
+            batch = [r for r in self._waiting if r.key == key][: self._batch_rows(max_new_tokens=key[0][-1])]
+            self._waiting = [r for r in self._waiting if not any(r is b for b in batch)]
+            async with self._lock:
+                try:
+                    results = await asyncio.to_thread(self._generate, batch, key[0])
+                except Exception as exc:  # noqa: BLE001 - every caller of the batch gets the error, as a lone call would
+                    for request in batch:
+                        if not request.done.done():  # a caller may have gone (cancelled)
+                            request.done.set_exception(exc)
+                    continue
+            for request, result in zip(batch, results):
+                if not request.done.done():
+                    request.done.set_result(result)
+
+    async def _let_requests_gather(self) -> None:
+        seen = -1
+        while len(self._waiting) != seen and len(self._waiting) < MAX_BATCH_ROWS:
+            seen = len(self._waiting)
+            await asyncio.sleep(BATCH_GATHER_SECONDS)
+
+    def _batch_rows(self, max_new_tokens: int) -> int:
+        vocab = self.model.get_output_embeddings().weight.shape[0]
+        return max(1, min(MAX_BATCH_ROWS, MAX_BATCH_LOGIT_BYTES // (4 * vocab * max_new_tokens)))
 
     def _max_new_tokens(self, params: dict, prompt_len: int) -> int:
         limit = self.config.max_model_len or (self.config.prompt_length + self.config.response_length)
@@ -165,40 +232,58 @@ class HFServer:
         found = sum(1 for t in prompt_ids if t == pad_id)
         if found != expected:
             raise ValueError(f"hf_cpu rollout: prompt holds {found} image pad tokens, the images need {expected}")
-        # The image tokens' types, as the processor marks them: transformers 5's Qwen2.5-VL builds its 3D (M-RoPE)
-        # positions from them; without them it falls back to text positions and the picture is not seen as the
-        # actor sees it (verl's dataset keeps the processor's output whole), so GRPO could not learn from it.
-        types = torch.tensor(self.processor.create_mm_token_type_ids([prompt_ids]))
-        return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"], "mm_token_type_ids": types}
+        return {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"]}
+
+    def _batch_inputs(self, batch: list[_Request]) -> dict:
+        """The batch's prompts left-padded (generation appends on the right), and their images in prompt order."""
+        width = max(len(r.prompt_ids) for r in batch)
+        input_ids = [[self._pad_id] * (width - len(r.prompt_ids)) + r.prompt_ids for r in batch]
+        mask = [[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in batch]
+        inputs = {"input_ids": torch.tensor(input_ids), "attention_mask": torch.tensor(mask)}
+        vision = [self._vision_inputs(r.prompt_ids, r.images, r.mm_kwargs) for r in batch]
+        vision = [v for v in vision if v]
+        if vision:
+            inputs["pixel_values"] = torch.cat([v["pixel_values"] for v in vision])
+            inputs["image_grid_thw"] = torch.cat([v["image_grid_thw"] for v in vision])
+            # The image tokens' types, as the processor marks them: transformers 5's Qwen2.5-VL builds its 3D
+            # (M-RoPE) positions from them; without them it falls back to text positions and the picture is not seen
+            # as the actor sees it (verl's dataset keeps the processor's output whole), so GRPO could not learn from it.
+            inputs["mm_token_type_ids"] = torch.tensor(self.processor.create_mm_token_type_ids(input_ids))
+        return inputs
+
+    @property
+    def _pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
 
     @torch.no_grad()
-    def _generate(self, prompt_ids, params, temperature, images, mm_kwargs) -> tuple[list[int], list[float]]:
-        inputs = {
-            "input_ids": torch.tensor([prompt_ids]),
-            "attention_mask": torch.ones(1, len(prompt_ids), dtype=torch.long),
-            **self._vision_inputs(prompt_ids, images, mm_kwargs),
-        }
-        top_k = int(params.get("top_k", -1) or -1)
+    def _generate(self, batch: list[_Request], key: tuple) -> list[tuple[list[int], list[float]]]:
+        """One HF `generate` for the batch; each row's tokens up to its first EOS, with their raw log-probs."""
+        temperature, top_p, top_k, repetition_penalty, max_new_tokens = key
+        inputs = self._batch_inputs(batch)
         kwargs = {
-            "max_new_tokens": self._max_new_tokens(params, len(prompt_ids)),
+            "max_new_tokens": max_new_tokens,
             "do_sample": temperature > 0,
             "eos_token_id": self.eos_ids,
-            "pad_token_id": self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0],
+            "pad_token_id": self._pad_id,
             "suppress_tokens": self.suppress or None,
-            "repetition_penalty": float(params.get("repetition_penalty", 1.0) or 1.0),
+            "repetition_penalty": repetition_penalty,
             "return_dict_in_generate": True,
             "output_logits": True,  # raw logits: log-probs as the actor computes them, not after the processors
         }
         if temperature > 0:
-            kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 1.0) or 1.0), top_k=top_k if top_k > 0 else None)
+            kwargs.update(temperature=temperature, top_p=top_p, top_k=top_k)
         out = self.model.generate(**inputs, **kwargs)
-        tokens = out.sequences[0, len(prompt_ids):].tolist()
+        new_tokens = out.sequences[:, inputs["input_ids"].shape[1] :]
         scale = temperature if temperature > 0 else 1.0
-        log_probs = [
-            float(torch.log_softmax(step_logits[0].float() / scale, dim=-1)[token])
-            for step_logits, token in zip(out.logits, tokens)
-        ]
-        return tokens, log_probs
+        log_probs = torch.log_softmax(torch.stack(out.logits, dim=1).float() / scale, dim=-1)
+        log_probs = log_probs.gather(-1, new_tokens[..., None])[..., 0]
+        results = []
+        for row in range(len(batch)):
+            tokens = new_tokens[row].tolist()
+            ends = [i for i, token in enumerate(tokens) if token in self.eos_ids]
+            length = ends[0] + 1 if ends else len(tokens)  # after its EOS a finished row holds only padding
+            results.append((tokens[:length], log_probs[row, :length].tolist()))
+        return results
 
     # --- OpenAI-compatible chat completions over HTTP: how verl's reward router reaches a hosted judge ---
 
@@ -302,8 +387,8 @@ class HFServer:
         return None
 
     async def wait_for_requests_to_drain(self) -> None:
-        async with self._lock:
-            return None
+        while self._batcher is not None and not self._batcher.done():
+            await asyncio.shield(self._batcher)
 
     async def abort_all_requests(self, reset_prefix_cache: bool = True, reject_request: bool = False) -> dict:
         return {"aborted_count": 0, "request_ids": []}
