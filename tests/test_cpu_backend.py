@@ -40,6 +40,12 @@ def test_loaded_through_verls_hook_it_registers_platform_engines_rollout_and_pat
         assert get_rollout_replica_class("hf_cpu").__name__ == "HFReplica"
         assert initialize_global_process_group_ray.__defaults__ == (None, "gloo")
         assert transformer_impl.CPUOffloadPolicy(pin_memory=True).pin_memory is False
+        from recipes.cpu.patches import CPU_REPLAY_POLL_SECONDS
+        from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer, ReplayBufferAsync
+        assert CPU_REPLAY_POLL_SECONDS < 2.0
+        for cls in (ReplayBuffer, ReplayBufferAsync):
+            buffer = cls("sync", {}, None, "drop", {})
+            assert buffer.poll_interval == CPU_REPLAY_POLL_SECONDS, cls
         print("OK")
         """,
         CPU_ENV,
@@ -90,8 +96,16 @@ def test_patches_fail_loudly_when_verl_moved_what_they_patch():
             patches.unpinned_fsdp2_offload()
         except patches.VerlMovedError as err:
             print("OFFLOAD-REFUSED:", err)
+        from verl.trainer.ppo.v1 import replay_buffer
+        assert replay_buffer.ReplayBuffer("sync", {}, None, "drop", {}).poll_interval == 2.0  # verl's, unpatched
+        replay_buffer.ReplayBuffer.__init__.__defaults__ = (5, *replay_buffer.ReplayBuffer.__init__.__defaults__[1:])
+        try:
+            patches.quicker_replay_buffer_poll()
+        except patches.VerlMovedError as err:
+            print("POLL-REFUSED:", err)
         """,
         os.environ.copy(),
     )
     assert "GLOO-REFUSED:" in result.stdout and "OFFLOAD-REFUSED:" in result.stdout, result.stderr[-3000:]
+    assert "POLL-REFUSED:" in result.stdout, result.stderr[-3000:]
     assert "update recipes/cpu/patches.py" in result.stdout

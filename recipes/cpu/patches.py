@@ -1,6 +1,6 @@
-"""The two verl 0.9.1 internals a CPU run has to change, each named, explained, and checked before it is touched.
+"""The verl 0.9.1 internals a CPU run changes, each named, explained, and checked before it is touched.
 
-verl has no extension point for either. Each patch first checks that the thing it changes is still exactly
+verl has no extension point for any of them. Each patch first checks that the thing it changes is still exactly
 what 0.9.1 ships (signature, source text); if verl moved it, `VerlMovedError` stops the run at import time
 instead of silently doing nothing. Nothing here runs unless the CPU backend is loaded (`VERL_PLATFORM=cpu`).
 """
@@ -59,6 +59,31 @@ def unpinned_fsdp2_offload() -> None:
     transformer_impl.CPUOffloadPolicy = cpu_offload_policy
 
 
+# How often the trainer looks for finished rollouts on CPU (verl polls every 2 s): a CPU step generates in 1-2 s, so
+# verl's 2 s made every step's `timing_s/gen` a multiple of 2 s (4.0 or 6.0, measured) and was ~30% of a step.
+CPU_REPLAY_POLL_SECONDS = 0.2
+
+
+def quicker_replay_buffer_poll() -> None:
+    """The v1 trainer's `ReplayBuffer.sample` waits `poll_interval` (a constructor default of 2.0 that no config sets)
+    between looks at the TransferQueue. Built for GPU steps of minutes; on CPU it waits longer than the rollout takes.
+    Make the default `CPU_REPLAY_POLL_SECONDS`; the subclasses (`ReplayBufferAsync`) inherit the constructor."""
+    from verl.trainer.ppo.v1 import replay_buffer
+
+    cls = getattr(replay_buffer, "ReplayBuffer", None)
+    _require(cls is not None, "verl.trainer.ppo.v1.replay_buffer.ReplayBuffer (missing)")
+    init = cls.__init__
+    optional = [p for p in inspect.signature(init).parameters.values() if p.default is not inspect.Parameter.empty]
+    _require(
+        bool(optional) and optional[0].name == "poll_interval" and len(optional) == len(init.__defaults__ or ())
+        and init.__defaults__[0] in (2.0, CPU_REPLAY_POLL_SECONDS),
+        f"ReplayBuffer.__init__ signature {inspect.signature(init)}",
+    )  # fmt: skip
+    _require("time.sleep(self.poll_interval)" in inspect.getsource(replay_buffer), "ReplayBuffer's poll (its sleep)")
+    init.__defaults__ = (CPU_REPLAY_POLL_SECONDS, *init.__defaults__[1:])
+
+
 def apply_all() -> None:
     force_gloo_process_group()
     unpinned_fsdp2_offload()
+    quicker_replay_buffer_poll()

@@ -12,7 +12,7 @@ On import it:
 3. registers verl's own FSDP engines for the `cpu` device (verl registers them for cuda/npu only);
 4. registers the `hf_cpu` rollout (`recipes.cpu.rollout`), and points verl's own `vllm` rollout at its adapter
    with a bounded weight sync (`recipes.cpu.vllm_cpu`, for vLLM's CPU build);
-5. applies the two named patches of verl internals (`recipes.cpu.patches`), each failing loudly if moved;
+5. applies the named patches of verl internals (`recipes.cpu.patches`), each failing loudly if moved;
 6. in vLLM's own worker process, keeps the weights of vLLM's CPU linear layers (`recipes.cpu.vllm_cpu`).
 
 It is for checking integration, never for training a real model.
