@@ -23,7 +23,11 @@ def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_loaded_through_verls_hook_it_registers_platform_engines_rollout_and_patches():
     result = run_python(
         """
+        import sys
         import verl  # VERL_USE_EXTERNAL_MODULES imports recipes.cpu.plugin here
+        # the plugin loads in every verl process: it must not import the v1 trainer (4 s) nor vLLM (whose presence
+        # marks a vLLM engine process for recipes.cpu.vllm_cpu)
+        assert "verl.trainer.ppo.v1" not in sys.modules and "vllm" not in sys.modules, "the plugin imported too much"
         from verl.utils.device import get_device_name, get_nccl_backend, get_torch_device
         from verl.utils.distributed import initialize_global_process_group_ray
         from verl.workers.engine.base import EngineRegistry
@@ -100,7 +104,7 @@ def test_patches_fail_loudly_when_verl_moved_what_they_patch():
         assert replay_buffer.ReplayBuffer("sync", {}, None, "drop", {}).poll_interval == 2.0  # verl's, unpatched
         replay_buffer.ReplayBuffer.__init__.__defaults__ = (5, *replay_buffer.ReplayBuffer.__init__.__defaults__[1:])
         try:
-            patches.quicker_replay_buffer_poll()
+            patches.quicker_replay_buffer_poll(replay_buffer)
         except patches.VerlMovedError as err:
             print("POLL-REFUSED:", err)
         """,

@@ -7,7 +7,10 @@ instead of silently doing nothing. Nothing here runs unless the CPU backend is l
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import inspect
+import sys
 
 
 class VerlMovedError(RuntimeError):
@@ -62,16 +65,15 @@ def unpinned_fsdp2_offload() -> None:
 # How often the trainer looks for finished rollouts on CPU (verl polls every 2 s): a CPU step generates in 1-2 s, so
 # verl's 2 s made every step's `timing_s/gen` a multiple of 2 s (4.0 or 6.0, measured) and was ~30% of a step.
 CPU_REPLAY_POLL_SECONDS = 0.2
+REPLAY_BUFFER_MODULE = "verl.trainer.ppo.v1.replay_buffer"
 
 
-def quicker_replay_buffer_poll() -> None:
+def quicker_replay_buffer_poll(replay_buffer) -> None:
     """The v1 trainer's `ReplayBuffer.sample` waits `poll_interval` (a constructor default of 2.0 that no config sets)
     between looks at the TransferQueue. Built for GPU steps of minutes; on CPU it waits longer than the rollout takes.
     Make the default `CPU_REPLAY_POLL_SECONDS`; the subclasses (`ReplayBufferAsync`) inherit the constructor."""
-    from verl.trainer.ppo.v1 import replay_buffer
-
     cls = getattr(replay_buffer, "ReplayBuffer", None)
-    _require(cls is not None, "verl.trainer.ppo.v1.replay_buffer.ReplayBuffer (missing)")
+    _require(cls is not None, f"{REPLAY_BUFFER_MODULE}.ReplayBuffer (missing)")
     init = cls.__init__
     optional = [p for p in inspect.signature(init).parameters.values() if p.default is not inspect.Parameter.empty]
     _require(
@@ -83,7 +85,38 @@ def quicker_replay_buffer_poll() -> None:
     init.__defaults__ = (CPU_REPLAY_POLL_SECONDS, *init.__defaults__[1:])
 
 
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs `patch(module)` right after `name` is first imported. For a module too heavy to import in every verl
+    process (the v1 trainer pulls in vLLM: +4 s, and vLLM's presence switches on `recipes.cpu.vllm_cpu`'s engine
+    patch), only the trainer's processes import it."""
+
+    def __init__(self, name: str, patch):
+        self.name, self.patch = name, patch
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        _require(spec is not None and spec.loader is not None, f"{fullname} (not found)")
+        exec_module, patch = spec.loader.exec_module, self.patch
+
+        def exec_then_patch(module):
+            exec_module(module)
+            patch(module)
+
+        spec.loader.exec_module = exec_then_patch
+        return spec
+
+
+def after_import(name: str, patch) -> None:
+    """`patch(module)` now if `name` is imported, else right after its first import (once per process)."""
+    if name in sys.modules:
+        patch(sys.modules[name])
+    elif not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(name, patch))
+
+
 def apply_all() -> None:
     force_gloo_process_group()
     unpinned_fsdp2_offload()
-    quicker_replay_buffer_poll()
+    after_import(REPLAY_BUFFER_MODULE, quicker_replay_buffer_poll)
