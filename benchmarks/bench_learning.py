@@ -297,8 +297,8 @@ def train(run: Run, out: Path, model: Path, data: dict[str, Path], judge_url: st
         f"actor_rollout_ref.model.path={model}",
         f"actor_rollout_ref.rollout.name={args.rollout}",
         f"data.val_files={data['val']}",
-        f"data.train_batch_size={PROMPTS_PER_STEP}",
-        f"actor_rollout_ref.actor.ppo_mini_batch_size={PROMPTS_PER_STEP}",  # one update per step: on-policy
+        f"data.train_batch_size={args.prompts}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={args.prompts}",  # one update per step: on-policy
         f"actor_rollout_ref.actor.optim.lr={GRPO_LR}",
         f"actor_rollout_ref.actor.optim.lr_warmup_steps={LR_WARMUP_STEPS}",
         f"data.max_response_length={RESPONSE_TOKENS}",
@@ -397,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default="grpo,dapo,shuffled,lr0", help=f"comma-separated, of {', '.join(RUNS)}")
     parser.add_argument("--steps", type=int, default=40, help="GRPO steps per run")
     parser.add_argument("--test-freq", type=int, default=5, help="validate every N steps (and before training)")
+    parser.add_argument("--prompts", type=int, default=PROMPTS_PER_STEP, help="GRPO prompts per step (x5 rollouts)")
     parser.add_argument("--rollout", default="hf_cpu", choices=("hf_cpu", "vllm"))
     parser.add_argument("--train-pictures", type=int, default=192)
     parser.add_argument("--val-pictures", type=int, default=48)
