@@ -128,3 +128,29 @@ async def test_the_keyword_judge_grades_through_the_recipes_judge_route(keyword_
         judge_url=keyword_judge, judge_model="keyword-judge", judge_api_key_env="LEARNING_TEST_KEY",
     )  # fmt: skip
     assert (result["route_model"], result["judge_ok"], result["acc"]) == (1, 1, acc)
+
+
+def test_the_benchmark_reports_the_last_validations_rule_answers_per_right_option(tmp_path, monkeypatch):
+    """The per-option report reads the *last* validation (step 40 after step 5, not in name order) and counts the
+    rule route's answers under their right option; judge rows and a missing answer block are reported as such."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_learning", REPO / "benchmarks" / "bench_learning.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_learning", bench)  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    (tmp_path / "task").mkdir()
+    (tmp_path / "task" / "task.json").write_text(json.dumps({"options": ["red", "green"]}))
+    run = tmp_path / "grpo"
+    (run / "validation").mkdir(parents=True)
+
+    def dump(step: int, rows: list[tuple[str, str, int]]) -> None:
+        lines = [json.dumps({"gts": gts, "output": out, "route_rule": rule}) for gts, out, rule in rows]
+        (run / "validation" / f"{step}.jsonl").write_text("\n".join(lines) + "\n")
+
+    said = "<think>I look.</think><answer>{}</answer>"
+    dump(5, [("A", said.format("B"), 1)] * 3)
+    dump(40, [("A", said.format("green"), 1), ("A", said.format("green"), 1), ("A", "no block", 1),
+              ("B", said.format("green"), 1), ("B", said.format("A white circle on red."), 0)])  # fmt: skip
+    assert bench.rule_answers(run) == "step 40, A red: green 2, (none) 1 | B green: green 1"
+    assert bench.rule_answers(tmp_path / "missing") == "no validation dump"
