@@ -1,6 +1,6 @@
 """Does the recipe learn? A miniature WeThink on this CPU: cold start, then GRPO with the hybrid reward.
 
-    python benchmarks/bench_learning.py [--out outputs/learning] [--runs grpo,dapo,shuffled,lr0] [--steps 40]
+    python benchmarks/bench_learning.py [--out outputs/learning] [--runs grpo,dapo,shuffled,lr0] [--steps 40] [--set KEY=VALUE]
 
 The paper's pipeline, with the repo's own commands, on a task a tiny model can learn in minutes
 (`examples/learn/make_task.py`: the background colour of a picture, as a multiple choice on the rule route and as a
@@ -27,34 +27,43 @@ accuracy at their last step).
 What it would prove: the reward reaches the policy gradient with the right sign and scale through verl's own
 trainer, on both routes. What it cannot: anything about scale (a 2-layer model, 64 hidden units) or real images.
 
-STATUS (issue 21, open): the reward teaches, through verl's own trainer, and the controls stay flat; 0.9 on the rule
-route is not reached yet. `--runs grpo,shuffled,lr0,dapo --steps 40 --test-freq 5` (this default setting, hf_cpu
-rollout, 16 prompts x 5 rollouts a step, a quiet 2-core machine):
+STATUS (issue 21, open): the reward teaches, through verl's own trainer, and both controls stay flat; 0.9 on the rule
+route was reached once, with 10 rollouts per prompt, at the last step. Four runs, `--runs grpo,shuffled,lr0,dapo
+--steps 40 --test-freq 5` (hf_cpu rollout, 16 prompts x 5 rollouts a step, a quiet 2-core machine; the cold start
+before this stop's change: 30 steps at 5e-3):
 
   run       rule acc (validation, every 5 steps)              judge acc     training rule acc, steps 1-5 / 36-40
-  grpo      0.25 0.50 0.25 0.50 0.50 0.50 0.60 0.75 0.75    0.54 -> 0.58  0.25 / 0.68   (819 s, 6.6 GiB)
-  shuffled  0.25 0.25 0.50 0.25 0.25 0.25 0.25 0.25 0.25    0.54 -> 0.29  0.24 / 0.23   (788 s, 6.6 GiB)
-  lr0       0.25 at every validation                        0.54 flat     0.21 / 0.23   (700 s, 6.7 GiB)
-  dapo      0.25 0.25 0.25 0.25 0.25 0.50 0.50 0.50 0.75    0.54 -> 0.79  0.27 / 0.43   (828 s, 6.8 GiB)
+  grpo      0.25 0.25 0.50 0.50 0.75 0.75 0.75 0.75 0.75    0.54 -> 0.79  0.23 / 0.73   (456 s, 6.9 GiB)
+  shuffled  0.25 0.25 0.50 0.25 0.25 0.25 0.25 0.25 0.25    0.54 -> 0.29  0.24 / 0.21   (437 s, 6.9 GiB)
+  lr0       0.25 at every validation                        0.54 flat     0.17 / 0.23   (421 s, 7.0 GiB)
+  dapo      0.25 0.25 0.50 0.50 0.50 0.75 0.75 0.75 0.75    0.54 -> 0.79  0.31 / 0.62   (650 s, 7.5 GiB)
 
-The cold start (perception 60 steps, then 30 with the captions mixed in) took 97 s; 3239 s in all. Its last line:
-`learning: rule acc 0.25 -> 0.75, judge acc 0.54 -> 0.58; shuffled 0.25, lr0 0.25`. No run reached 0.9 in 40 steps.
-GRPO's training accuracy (the policy's own samples at temperature 1) climbs, noisily, to 0.82 at step 40 and is still
-rising; greedy validation maps three colours of four to their letter by step 35. With the answers shuffled across
-rows, or lr=0, neither moves: what moves GRPO is the reward following the picture. The judge route is weaker: it
-starts at 0.54 (after the cold start the model answers a description with a colour word, right for about half the
-pictures), falls to 0.29 as GRPO first moves, and is back to 0.58 at step 35.
+The cold start took 82 s; 2054 s in all. Its last line: `learning: rule acc 0.25 -> 0.75, judge acc 0.54 -> 0.79;
+shuffled 0.25, lr0 0.25`. With the answers shuffled across rows, or lr=0, nothing moves: what moves GRPO is the
+reward following the picture. The same GRPO run again ended at 0.50 (judge 0.58): one run's end point moves by a
+colour. A GRPO step takes 9.0 s (13-16 s before the batched hf_cpu rollout and the 0.2 s replay-buffer poll).
 
-A longer GRPO run (`--runs grpo --steps 60 --test-freq 10`, 996 s in all, 910 s and 6.7 GiB for GRPO): validation rule
-accuracy 0.25, 0.25, 0.25, 0.50, 0.50, 0.75, 0.75 (steps 0-60), judge 0.54 -> 0.58; training rule accuracy 0.25 at
-steps 1-5, 0.68 at steps 51-60 (0.89 at step 53): still short of 0.9 at 60 steps.
-
-What limits it (measured): samples per step, not a bug. A letter-only proxy of GRPO (the same cold-started model, the
-letter sampled at the answer, group-normalised advantages, AdamW; no verl) follows the same curve (0.75 at 25-30 steps
-for seed 0) and its spread across seeds is as wide (0.5 to 1.0 at 30-40 steps); twice the prompts per step reached 1.0
-at 40 steps; a higher lr (5e-3, 1e-2) did worse (0.25-0.5). The hf_cpu rollout generates one request at a time (8 of a
-step's 13-16 s for 80 samples of ~25 tokens): batching its requests is the next lever, to afford 32+ prompts a step in
-the same time.
+What limits it (measured this stop: each validation's answers now land in `<run>/validation/<step>.jsonl`, and the
+last one's rule answers are printed per right option):
+- the policy answers the rule question with the colour's word, not its letter (the verifier takes an option's text
+  for its letter), so both routes ask the same thing: name the colour. Every plateau is colours never named:
+  0.50 = red and blue answered "green" or "grey"; 0.75 = blue answered "grey";
+- the old cold start undid part of perception: a greedy probe of each checkpoint on held-out pictures captions
+  1.00 right after perception, 0.60 after the cold start of 30 steps at 5e-3 (blue and green captioned "grey").
+  60 steps at 2e-3 (the default now) keep the captions at 1.00 and still teach the format (a letter for a choice,
+  always "A": chance; a full sentence for a description, judge 0.50);
+- with perception kept, GRPO stalls while no rollout of a group names the missing colour. GRPO runs from the new
+  cold start, 40 steps each (rule acc every 5 steps; judge start -> end; wall, peak):
+    5 rollouts (the default)        0.25 0.50 0.50 0.50 0.50 0.50 0.50 0.50 0.50   0.58 -> 0.58   425 s, 7.1 GiB
+    10 rollouts (`--set actor_rollout_ref.rollout.n=10`)
+                                    0.25 0.25 0.25 0.75 0.50 0.50 0.50 0.50 1.00   0.58 -> 0.79   689 s, 7.9 GiB
+    temperature 1.5 (`--set actor_rollout_ref.rollout.temperature=1.5`)
+                                    0.25 0.25 0.25 0.46 0.50 0.50 0.50 0.50 0.50   0.58 -> 0.58   432 s, 7.0 GiB
+  10 rollouts named blue for the first time at step 40 (every colour right); an entropy bonus of 0.01 (old cold
+  start) ended at 0.75 with blue never named, as without it. One run each.
+Next: 10 rollouts as the benchmark's setting, the four runs again (~50 min), and a setting that holds 0.9 before the
+last step. Earlier, longer runs (old cold start, 5 rollouts): 100 steps sat at 0.75 from step 50 to 100 (judge
+0.54 -> 0.79, entropy 0.20 -> 0.03); 32 prompts a step reached 0.50 at 40 steps.
 
 Tried and dropped (in verl, 25-30 steps each): a cold start whose reasoning names the picture's colour
 ("<think>blue</think>", answers balanced at random; think right 1.00 after 120 SFT steps, accuracy at chance) so GRPO
@@ -101,6 +110,8 @@ JUDGE_KEY_ENV = "LEARNING_JUDGE_KEY"  # the keyword judge ignores keys; the rewa
 # Settings of the runs, the same for every run (the controls change one thing each). The paper's values where they
 # make sense for a 2-layer model: GRPO, 5 rollouts per prompt, KL loss low_var_kl 0.01; its lr (1e-6, for 7B
 # pretrained weights) would not move a tiny random model in 40 steps.
+# The cold start: 60 steps at 2e-3 teach the format and keep what perception taught (held-out captions 1.00; 30 steps
+# at 5e-3 left 0.60, and GRPO cannot teach a colour the policy no longer sees).
 SFT_STEPS, SFT_LR = 60, 2e-3
 # The perception stage (captions: the colour in a word) before the cold start: 60 steps at 5e-3 take the caption
 # accuracy on held-out pictures from 0 to 1.00 (greedy), the training loss from 4.7 to 0.01.
