@@ -32,6 +32,7 @@ from tests.e2e import (
     assert_trained_whole,
     assert_update_is_real,
     assert_weight_sync,
+    has_learning_signal,
     assert_wethink_metrics_every_step_and_plot,
     patched_vllm_engines,
     report,
@@ -41,6 +42,18 @@ from tests.e2e import (
 )
 
 pytestmark = pytest.mark.e2e
+
+
+def test_the_update_check_fails_on_a_zero_gradient_with_signal_and_names_a_step_without_one():
+    """Negative controls for the update assertions every run's steps go through (no trainer needed)."""
+    signal = {"critic/advantages/max": 1.79, "critic/advantages/min": -0.45, "actor/grad_norm": 0.0}
+    with pytest.raises(AssertionError, match="zero gradient"):
+        assert_update_is_real(signal)
+    assert_update_is_real({**signal, "actor/grad_norm": 0.09})
+    alike = {"critic/advantages/max": 0.0, "critic/advantages/min": 0.0, "actor/grad_norm": 0.0}  # CI's step 1
+    assert not has_learning_signal(alike)
+    with pytest.raises(AssertionError, match="alike"):
+        assert_update_is_real(alike)
 
 def test_paper_run_on_vllm_end_to_end_with_the_loopback_judge(shared, judge, tmp_path):
     """The paper launcher's --smoke on verl's vLLM rollout: validates first, trains (weights synced into vLLM),
@@ -89,7 +102,10 @@ def test_negative_control_weight_sync_assertion_fails_without_sync(shared, tmp_p
 
 def test_rule_only_variant_trains_end_to_end_and_never_reaches_a_judge(shared, judge, tmp_path):
     # Validation before training is proven by the paper run; here validation after each step carries val-aux.
-    run = run_smoke("recipes/wethink/run_rule_only.sh", "trainer.val_before_train=false", cwd=tmp_path,
+    # 8 rollouts a prompt, not 5: on rule rows alone the tiny model answers most rollouts wrong, and a step whose
+    # groups all score alike has no advantage (CI saw it: step 1 of 2 had none, a 0.0 gradient, rightly).
+    run = run_smoke("recipes/wethink/run_rule_only.sh", "trainer.val_before_train=false",
+                    "actor_rollout_ref.rollout.n=8", cwd=tmp_path,
                     env=smoke_env(shared, tmp_path, JUDGE_URL=judge.base_url, JUDGE_MODEL="judge"))  # fmt: skip
     report(run)
     assert_trained_whole(run, validated_first=False)
