@@ -32,8 +32,8 @@ from tests.e2e import (
     assert_trained_whole,
     assert_update_is_real,
     assert_weight_sync,
-    has_learning_signal,
     assert_wethink_metrics_every_step_and_plot,
+    has_learning_signal,
     patched_vllm_engines,
     report,
     run_smoke,
@@ -54,6 +54,7 @@ def test_the_update_check_fails_on_a_zero_gradient_with_signal_and_names_a_step_
     assert not has_learning_signal(alike)
     with pytest.raises(AssertionError, match="alike"):
         assert_update_is_real(alike)
+
 
 def test_paper_run_on_vllm_end_to_end_with_the_loopback_judge(shared, judge, tmp_path):
     """The paper launcher's --smoke on verl's vLLM rollout: validates first, trains (weights synced into vLLM),
