@@ -16,10 +16,28 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 
 from cachetools import LRUCache
 
 logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_S = 10.0  # how long a statement waits for another process's lock
+
+
+def _switch_to_wal(db: sqlite3.Connection, deadline: float) -> str:
+    """Set WAL mode, retrying until `deadline`: SQLite answers "database is locked" at once, without its busy
+    handler, when another process is opening or switching the same file (several reward workers starting together).
+    Returns the mode in force; a file that cannot take WAL stays in rollback mode, which is slower but correct."""
+    pause = 0.005
+    while True:
+        try:
+            return db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def node_local_path(path: str, host: str | None = None) -> str:
@@ -50,8 +68,10 @@ class VerdictCache:
     def _open(path: str) -> sqlite3.Connection | None:
         try:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            db = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+            mode = _switch_to_wal(db, deadline=time.monotonic() + BUSY_TIMEOUT_S)
+            if mode != "wal":
+                logger.warning("judge cache %s kept journal mode %r (no WAL here); slower, still shared", path, mode)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, score REAL NOT NULL)")
             return db

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,9 +18,10 @@ from types import SimpleNamespace
 
 import pytest
 
+import rewards.judge_cache as judge_cache_module
 from rewards.hybrid import RESULT_KEYS, compute_score
 from rewards.judge import PROMPT_VERSION, SYSTEM_PROMPT, parse_verdict
-from rewards.judge_cache import VerdictCache, verdict_key
+from rewards.judge_cache import VerdictCache, node_local_path, verdict_key
 from rewards.outcome import Reason
 from tests.openai_server import ChatServer, Reply, last_user_text
 
@@ -288,10 +290,61 @@ def test_persistent_cache_is_shared_by_concurrent_processes(tmp_path):
     writers = [
         subprocess.Popen([sys.executable, "-c", _WRITER, path, str(w)], stderr=subprocess.PIPE) for w in range(4)
     ]
-    for writer in writers:
-        assert writer.wait(timeout=60) == 0, writer.stderr.read().decode()
+    errors = [writer.communicate(timeout=60)[1].decode() for writer in writers]
+    assert [writer.returncode for writer in writers] == [0] * 4, errors
     reader = VerdictCache(path)  # a fresh process-level view: memory empty, everything from disk
-    assert all(reader.get(f"w{w}-{i}") == (i % 3) / 2 for w in range(4) for i in range(200))
+    missing = [(w, i) for w in range(4) for i in range(200) if reader.get(f"w{w}-{i}") != (i % 3) / 2]
+    assert not missing, (len(missing), missing[:3], errors)
+
+
+def _rollback_file_with_a_writer_waiting(path):
+    """A rollback-mode file whose RESERVED lock another connection holds: SQLite refuses the switch to WAL at once
+    ("database is locked", no busy wait), as it does when several reward workers open the cache together."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, score REAL NOT NULL)")
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+class _FakeClock:
+    """monotonic/sleep for rewards.judge_cache: each sleep advances the clock and may run an action once."""
+
+    def __init__(self, on_first_sleep=None):
+        self.now, self.sleeps, self.on_first_sleep = 0.0, 0, on_first_sleep
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+        self.sleeps += 1
+        if self.sleeps == 1 and self.on_first_sleep:
+            self.on_first_sleep()
+
+
+def test_a_cache_opened_while_another_process_holds_the_write_lock_retries_into_wal(tmp_path, monkeypatch):
+    path = node_local_path(str(tmp_path / "verdicts.sqlite"))
+    holder = _rollback_file_with_a_writer_waiting(path)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # control: one attempt is refused at once
+        sqlite3.connect(path, timeout=5.0, isolation_level=None).execute("PRAGMA journal_mode=WAL")
+    clock = _FakeClock(on_first_sleep=lambda: holder.execute("COMMIT"))
+    monkeypatch.setattr(judge_cache_module, "time", clock)
+    cache = VerdictCache(str(tmp_path / "verdicts.sqlite"))
+    assert cache.persistent and clock.sleeps >= 1
+    assert cache._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_lock_never_released_gives_up_at_the_busy_timeout_and_caches_in_memory(tmp_path, monkeypatch, caplog):
+    holder = _rollback_file_with_a_writer_waiting(node_local_path(str(tmp_path / "verdicts.sqlite")))
+    clock = _FakeClock()
+    monkeypatch.setattr(judge_cache_module, "time", clock)
+    with caplog.at_level(logging.ERROR, logger="rewards.judge_cache"):
+        cache = VerdictCache(str(tmp_path / "verdicts.sqlite"))
+    assert not cache.persistent and "database is locked" in caplog.text
+    assert judge_cache_module.BUSY_TIMEOUT_S <= clock.now < judge_cache_module.BUSY_TIMEOUT_S + 1
+    cache.put("k", 1.0)
+    assert cache.get("k") == 1.0
+    holder.execute("COMMIT")
 
 
 async def test_verdicts_survive_a_restart_through_the_persistent_cache(tmp_path):
@@ -309,8 +362,6 @@ async def test_verdicts_survive_a_restart_through_the_persistent_cache(tmp_path)
 
 
 def test_the_cache_file_is_per_node_so_a_shared_filesystem_never_sees_two_hosts_in_one_wal(tmp_path):
-    from rewards.judge_cache import node_local_path
-
     assert node_local_path("/shared/run/judge.sqlite", host="node-1") == "/shared/run/judge.node-1.sqlite"
     assert node_local_path("/shared/run/judge", host="gpu 7.local") == "/shared/run/judge.gpu_7_local.sqlite"
     assert node_local_path("a.db", host="n1") != node_local_path("a.db", host="n2")
