@@ -97,6 +97,28 @@ def test_the_perception_captions_name_the_pictures_colour_on_training_pictures_o
     assert not all(named(row["answer"]) == {colour_of(row["image_path"])} for row in judge_cold)  # the control
 
 
+def first_tokens(names) -> dict[str, str]:
+    """The first token of each name as the policy writes it in an answer (`<answer>name</answer>`: no space)."""
+    from recipes.cpu.tiny_model import build_tiny_processor
+
+    tokenizer = build_tiny_processor().tokenizer
+    return {name: tokenizer.tokenize(name)[0] for name in names}
+
+
+def test_each_colour_starts_with_its_own_token_in_the_tiny_tokenizer():
+    """A policy's first token of an answer must pick one colour: with "grey" beside "green" (gre|y, gre|en) it picked
+    two, the policy wrote it for every picture and GRPO stalled at 0.50 (red answered green, blue grey)."""
+    sys.path.insert(0, str(LEARN))
+    try:
+        from make_task import COLOURS
+    finally:
+        sys.path.remove(str(LEARN))
+    firsts = first_tokens(COLOURS)
+    assert len(set(firsts.values())) == len(COLOURS), firsts
+    control = first_tokens(["red", "green", "blue", "grey"])  # the task's colours before: two share "gre"
+    assert len(set(control.values())) == 3, control
+
+
 @pytest.fixture(scope="module")
 def keyword_judge():
     proc = subprocess.Popen([sys.executable, str(LEARN / "keyword_judge.py"), "--port", "0"], stdout=subprocess.PIPE,

@@ -16,7 +16,9 @@ import re
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-COLOUR_WORDS = ("red", "green", "blue", "grey")  # the backgrounds' colours (the shapes are all white)
+from make_task import COLOURS  # the backgrounds' colours (the shapes are all white); run as a script from its folder
+
+COLOUR_WORDS = tuple(COLOURS)
 _FENCED = {name: re.compile(rf"<{name}>\n(.*?)\n</{name}>", re.S) for name in ("reference_answer", "candidate_answer")}
 
 

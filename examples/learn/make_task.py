@@ -34,8 +34,11 @@ from PIL import Image, ImageDraw
 
 # The answer options in the order the question lists them. The colour fills the background: a coloured shape on white
 # gives a tiny random vision tower nearly the same features for every colour (cosine 0.999: white dominates), a
-# coloured background with a white shape gives distinct ones (cosine at most 0.37 for these four).
-COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "grey": (128, 128, 128)}
+# coloured background with a white shape gives distinct ones (cosine at most 0.37 for these four). Each name starts
+# with its own token in the tiny tokenizer (re|d, gre|en, b|l|ue, gra|y): with "grey" (gre|y) the first token of the
+# answer said "green or grey", a policy sampled it for every picture and chose between the two on the second token,
+# and GRPO stalled at 0.50 with red answered "green" and blue "grey" (bench_learning's STATUS).
+COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "gray": (128, 128, 128)}
 WHITE = (255, 255, 255)
 SHAPES = ("circle", "square", "triangle")
 LETTERS = "ABCD"
