@@ -27,43 +27,54 @@ accuracy at their last step).
 What it would prove: the reward reaches the policy gradient with the right sign and scale through verl's own
 trainer, on both routes. What it cannot: anything about scale (a 2-layer model, 64 hidden units) or real images.
 
-STATUS (issue 21, open): the reward teaches, through verl's own trainer, and both controls stay flat; 0.9 on the rule
-route was reached once, with 10 rollouts per prompt, at the last step. Four runs, `--runs grpo,shuffled,lr0,dapo
---steps 40 --test-freq 5` (hf_cpu rollout, 16 prompts x 5 rollouts a step, a quiet 2-core machine; the cold start
-before this stop's change: 30 steps at 5e-3):
+STATUS (issue 21, open): the reward teaches through verl's own trainer and both controls stay flat, but the rise is
+not reliable: one run's end point moves by a colour (0.25) or two, and 0.9 on the rule route was reached once, in
+one of about a dozen GRPO runs (10 rollouts per prompt, at its last step). Four runs with the settings of this file
+(`--runs grpo,shuffled,lr0,dapo`: 40 steps, validation every 5, hf_cpu rollout, 16 prompts x 5 rollouts, lr 1e-3,
+the "gray" task), one quiet 2-core machine, cold start 81 s, 1993 s in all:
 
-  run       rule acc (validation, every 5 steps)              judge acc     training rule acc, steps 1-5 / 36-40
-  grpo      0.25 0.25 0.50 0.50 0.75 0.75 0.75 0.75 0.75    0.54 -> 0.79  0.23 / 0.73   (456 s, 6.9 GiB)
-  shuffled  0.25 0.25 0.50 0.25 0.25 0.25 0.25 0.25 0.25    0.54 -> 0.29  0.24 / 0.21   (437 s, 6.9 GiB)
-  lr0       0.25 at every validation                        0.54 flat     0.17 / 0.23   (421 s, 7.0 GiB)
-  dapo      0.25 0.25 0.50 0.50 0.50 0.75 0.75 0.75 0.75    0.54 -> 0.79  0.31 / 0.62   (650 s, 7.5 GiB)
+  run       rule acc (validation, every 5 steps)              judge acc     wall, peak
+  grpo      0.25 0.25 0.25 0.25 0.25 0.50 0.50 0.50 0.50    0.21 -> 0.50  473 s, 6.9 GiB
+  shuffled  0.25 at every validation                        0.21 -> 0.00  436 s, 6.9 GiB
+  lr0       0.25 at every validation                        0.21 flat     471 s, 7.0 GiB
+  dapo      0.25 0.25 0.25 0.25 0.50 0.25 0.25, then a crash in verl at step 31 (below)       527 s, 7.3 GiB
 
-The cold start took 82 s; 2054 s in all. Its last line: `learning: rule acc 0.25 -> 0.75, judge acc 0.54 -> 0.79;
-shuffled 0.25, lr0 0.25`. With the answers shuffled across rows, or lr=0, nothing moves: what moves GRPO is the
-reward following the picture. The same GRPO run again ended at 0.50 (judge 0.58): one run's end point moves by a
-colour. A GRPO step takes 9.0 s (13-16 s before the batched hf_cpu rollout and the 0.2 s replay-buffer poll).
+Its last line: `learning: rule acc 0.25 -> 0.50, judge acc 0.21 -> 0.50; shuffled 0.25, lr0 0.25`. The same GRPO
+settings in a run just before: 0.25 0.50 0.25 0.50 0.50 0.75 0.75 0.75 0.75, judge 0.21 -> 0.71 (435 s, 6.9 GiB).
+The previous four runs ("grey" task, lr 2e-3, the earlier cold start): GRPO and DAPO 0.25 -> 0.75 (judge 0.54 ->
+0.79), shuffled and lr0 at 0.25 (456 / 650 / 437 / 421 s, 6.9-7.5 GiB).
 
-What limits it (measured this stop: each validation's answers now land in `<run>/validation/<step>.jsonl`, and the
-last one's rule answers are printed per right option):
-- the policy answers the rule question with the colour's word, not its letter (the verifier takes an option's text
-  for its letter), so both routes ask the same thing: name the colour. Every plateau is colours never named:
-  0.50 = red and blue answered "green" or "grey"; 0.75 = blue answered "grey";
-- the old cold start undid part of perception: a greedy probe of each checkpoint on held-out pictures captions
-  1.00 right after perception, 0.60 after the cold start of 30 steps at 5e-3 (blue and green captioned "grey").
-  60 steps at 2e-3 (the default now) keep the captions at 1.00 and still teach the format (a letter for a choice,
-  always "A": chance; a full sentence for a description, judge 0.50);
-- with perception kept, GRPO stalls while no rollout of a group names the missing colour. GRPO runs from the new
-  cold start, 40 steps each (rule acc every 5 steps; judge start -> end; wall, peak):
-    5 rollouts (the default)        0.25 0.50 0.50 0.50 0.50 0.50 0.50 0.50 0.50   0.58 -> 0.58   425 s, 7.1 GiB
-    10 rollouts (`--set actor_rollout_ref.rollout.n=10`)
-                                    0.25 0.25 0.25 0.75 0.50 0.50 0.50 0.50 1.00   0.58 -> 0.79   689 s, 7.9 GiB
-    temperature 1.5 (`--set actor_rollout_ref.rollout.temperature=1.5`)
-                                    0.25 0.25 0.25 0.46 0.50 0.50 0.50 0.50 0.50   0.58 -> 0.58   432 s, 7.0 GiB
-  10 rollouts named blue for the first time at step 40 (every colour right); an entropy bonus of 0.01 (old cold
-  start) ended at 0.75 with blue never named, as without it. One run each.
-Next: 10 rollouts as the benchmark's setting, the four runs again (~50 min), and a setting that holds 0.9 before the
-last step. Earlier, longer runs (old cold start, 5 rollouts): 100 steps sat at 0.75 from step 50 to 100 (judge
-0.54 -> 0.79, entropy 0.20 -> 0.03); 32 prompts a step reached 0.50 at 40 steps.
+What limits it (each validation's answers land in `<run>/validation/<step>.jsonl`; the last one's rule answers are
+printed per right option):
+- the policy answers the rule question with a colour word as often as with a letter (the verifier takes an option's
+  text for its letter), and stalls on the colours no rollout of a group names: every plateau is a colour answered
+  with another's word;
+- found and fixed: in the tiny tokenizer "green" and "grey" began with the same token (gre|en, gre|y). Every 0.50
+  plateau of the "grey" task was red answered "green" and blue "grey" (four runs: 5 or 10 rollouts, 8 or 16 prompts):
+  the policy wrote "gre" for every picture and chose on the second token. The task's fourth colour is now "gray"
+  (gra|y). With it, blue was named in the first run (red, green, blue right; gray answered "blue");
+- lr 2e-3 threw a "gray" run out of its format at step 5 (KL loss 0.12 -> 1.08, training score 0.35 -> 0.07,
+  validation format 0.00); at 1e-3 (now) the lowest validation format in three runs was 0.83;
+- the old cold start undid part of perception (held-out captions 1.00 after perception, 0.60 after 30 steps at
+  5e-3); 60 steps at 2e-3 keep 1.00 and still teach the format (a letter for a choice, always "A": chance).
+- a DAPO run crashed at step 31 inside verl (`compute_log_prob` -> `rearrange_micro_batches` ->
+  `index_select_tensor_dict` -> nested tensor `unbind`: `lengths_sum <= ragged_dim_size` is false); verl's own
+  `chunk_tensordict` works around a PyTorch bug in `unbind` of 3D jagged tensors (mRoPE position ids,
+  pytorch#153238), `index_select_tensor_dict` does not. Not yet reproduced alone or patched.
+
+GRPO runs of 40 steps (rule acc every 5 steps; judge start -> end; GRPO wall, peak), one each:
+  "grey", lr 2e-3, 16 x 5     0.25 0.50 0.50 0.50 0.50 0.50 0.50 0.50 0.50   0.58 -> 0.58   425 s, 7.1 GiB
+  "grey", lr 2e-3, 16 x 10    0.25 0.25 0.25 0.75 0.50 0.50 0.50 0.50 1.00   0.58 -> 0.79   689 s, 7.9 GiB
+  "grey", lr 2e-3, 16 x 10    0.25 0.25 0.50 0.50 0.50 0.50 (60 steps planned, stopped at 25)
+  "grey", lr 2e-3, 8 x 10     0.25 0.25 0.50 0.50 0.50 0.50 0.50 0.50 0.50   0.58 -> 0.58   378 s, 7.1 GiB
+  "grey", lr 2e-3, temp 1.5   0.25 0.25 0.25 0.46 0.50 0.50 0.50 0.50 0.50   0.58 -> 0.58   432 s, 7.0 GiB
+  "gray", lr 2e-3, 16 x 5     0.25 0.00 0.00 0.25 0.25 (format lost at step 5, stopped at 20)
+  "gray", lr 1e-3, 16 x 5     0.25 0.50 0.25 0.50 0.50 0.75 0.75 0.75 0.75   0.21 -> 0.71   435 s, 6.9 GiB
+  "gray", lr 1e-3, 16 x 10    0.25 0.25 0.25 0.25 0.50 0.38 0.50 0.50 0.50   0.21 -> 0.50   813 s, 7.9 GiB
+  (16 x 10 = `--rollouts 10`; 8 x 10 = `--prompts 8 --rollouts 10`; the 813 s run shared the CPU with a probe.)
+Next: repeat runs per setting (the spread is as large as the effects), the DAPO crash reproduced and patched, then
+a setting that holds 0.9. Earlier, longer runs ("grey", old cold start, 5 rollouts): 100 steps sat at 0.75 from step
+50 to 100 (judge 0.54 -> 0.79, entropy 0.20 -> 0.03).
 
 Tried and dropped (in verl, 25-30 steps each): a cold start whose reasoning names the picture's colour
 ("<think>blue</think>", answers balanced at random; think right 1.00 after 120 SFT steps, accuracy at chance) so GRPO
