@@ -23,6 +23,16 @@ def make(out, *args: str) -> dict:
             for name in ("train.jsonl", "val.jsonl", "cold_start.jsonl", "perception.jsonl")}  # fmt: skip
 
 
+def task_module():
+    """`examples/learn/make_task.py` as a module (its colours, questions), loaded from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_task", LEARN / "make_task.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_task_is_deterministic_balanced_and_held_out(tmp_path):
     files = make(tmp_path / "a", "--train", "16", "--val", "8", "--cold-start", "8")
     again = make(tmp_path / "b", "--train", "16", "--val", "8", "--cold-start", "8")
@@ -47,11 +57,7 @@ def test_the_cold_start_answers_are_drawn_at_random_not_from_the_picture(tmp_pat
 
     files = make(tmp_path, "--train", "32", "--val", "4", "--cold-start", "64")
     options = json.loads((tmp_path / "task.json").read_text())["options"]
-    sys.path.insert(0, str(LEARN))
-    try:
-        from make_task import COLOURS
-    finally:
-        sys.path.remove(str(LEARN))
+    colours = task_module().COLOURS
 
     def agreement(rows) -> float:
         rule = [row for row in rows if row["reward"] == "rule"]
@@ -59,7 +65,7 @@ def test_the_cold_start_answers_are_drawn_at_random_not_from_the_picture(tmp_pat
         for row in rule:
             with Image.open(tmp_path / row["image_path"]) as image:
                 corner = image.convert("RGB").getpixel((0, 0))
-            truth = "ABCD"[options.index(next(name for name, rgb in COLOURS.items() if rgb == corner))]
+            truth = "ABCD"[options.index(next(name for name, rgb in colours.items() if rgb == corner))]
             hits += row["answer"] == truth
         return hits / len(rule)
 
@@ -74,24 +80,20 @@ def test_the_perception_captions_name_the_pictures_colour_on_training_pictures_o
     from PIL import Image
 
     files = make(tmp_path, "--train", "16", "--val", "4", "--cold-start", "16")
-    sys.path.insert(0, str(LEARN))
-    try:
-        from make_task import COLOURS, JUDGE_QUESTION, RULE_QUESTION
-    finally:
-        sys.path.remove(str(LEARN))
+    task = task_module()
 
     def colour_of(path: str) -> str:
         with Image.open(tmp_path / path) as image:
             corner = image.convert("RGB").getpixel((0, 0))
-        return next(name for name, rgb in COLOURS.items() if rgb == corner)
+        return next(name for name, rgb in task.COLOURS.items() if rgb == corner)
 
     def named(answer: str) -> set[str]:
-        return {name for name in COLOURS if name in answer.lower()}
+        return {name for name in task.COLOURS if name in answer.lower()}
 
     captions = files["perception.jsonl"]
     assert all(named(row["answer"]) == {colour_of(row["image_path"])} for row in captions)
     assert {row["image_path"] for row in captions} == {row["image_path"] for row in files["train.jsonl"]}
-    assert not {row["problem"] for row in captions} & {RULE_QUESTION, JUDGE_QUESTION}
+    assert not {row["problem"] for row in captions} & {task.RULE_QUESTION, task.JUDGE_QUESTION}
     assert not any(row["answer"].strip() in "ABCD" for row in captions)
     judge_cold = [row for row in files["cold_start.jsonl"] if row["reward"] == "model"]
     assert not all(named(row["answer"]) == {colour_of(row["image_path"])} for row in judge_cold)  # the control
@@ -108,13 +110,9 @@ def first_tokens(names) -> dict[str, str]:
 def test_each_colour_starts_with_its_own_token_in_the_tiny_tokenizer():
     """A policy's first token of an answer must pick one colour: with "grey" beside "green" (gre|y, gre|en) it picked
     two, the policy wrote it for every picture and GRPO stalled at 0.50 (red answered green, blue grey)."""
-    sys.path.insert(0, str(LEARN))
-    try:
-        from make_task import COLOURS
-    finally:
-        sys.path.remove(str(LEARN))
-    firsts = first_tokens(COLOURS)
-    assert len(set(firsts.values())) == len(COLOURS), firsts
+    colours = task_module().COLOURS
+    firsts = first_tokens(colours)
+    assert len(set(firsts.values())) == len(colours), firsts
     control = first_tokens(["red", "green", "blue", "grey"])  # the task's colours before: two share "gre"
     assert len(set(control.values())) == 3, control
 
