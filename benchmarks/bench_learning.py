@@ -1,6 +1,7 @@
 """Does the recipe learn? A miniature WeThink on this CPU: cold start, then GRPO with the hybrid reward.
 
     python benchmarks/bench_learning.py [--out outputs/learning] [--runs grpo,dapo,shuffled,lr0] [--steps 40] [--set KEY=VALUE]
+                                        [--cold-start DIR]
 
 The paper's pipeline, with the repo's own commands, on a task a tiny model can learn in minutes
 (`examples/learn/make_task.py`: the background colour of a picture, as a multiple choice on the rule route and as a
@@ -28,10 +29,10 @@ What it would prove: the reward reaches the policy gradient with the right sign 
 trainer, on both routes. What it cannot: anything about scale (a 2-layer model, 64 hidden units) or real images.
 
 STATUS (issue 21, open): the reward teaches through verl's own trainer and both controls stay flat, but the rise is
-not reliable: one run's end point moves by a colour (0.25) or two, and 0.9 on the rule route was reached once, in
-one of about a dozen GRPO runs (10 rollouts per prompt, at its last step). Four runs with the settings of this file
-(`--runs grpo,shuffled,lr0,dapo`: 40 steps, validation every 5, hf_cpu rollout, 16 prompts x 5 rollouts, lr 1e-3,
-the "gray" task), one quiet 2-core machine, cold start 81 s, 1993 s in all:
+not reliable: one run's end point moves by a colour (0.25) or two, and 0.9 on the rule route was reached twice: in
+one of about a dozen GRPO runs (10 rollouts per prompt, at its last step) and in one of three DAPO runs (step 35).
+Four runs with the settings of this file (`--runs grpo,shuffled,lr0,dapo`: 40 steps, validation every 5, hf_cpu
+rollout, 16 prompts x 5 rollouts, lr 1e-3, the "gray" task), one quiet 2-core machine, cold start 81 s, 1993 s in all:
 
   run       rule acc (validation, every 5 steps)              judge acc     wall, peak
   grpo      0.25 0.25 0.25 0.25 0.25 0.50 0.50 0.50 0.50    0.21 -> 0.50  473 s, 6.9 GiB
@@ -72,6 +73,21 @@ GRPO runs of 40 steps (rule acc every 5 steps; judge start -> end; GRPO wall, pe
   "gray", lr 1e-3, 16 x 5     0.25 0.50 0.25 0.50 0.50 0.75 0.75 0.75 0.75   0.21 -> 0.71   435 s, 6.9 GiB
   "gray", lr 1e-3, 16 x 10    0.25 0.25 0.25 0.25 0.50 0.38 0.50 0.50 0.50   0.21 -> 0.50   813 s, 7.9 GiB
   (16 x 10 = `--rollouts 10`; 8 x 10 = `--prompts 8 --rollouts 10`; the 813 s run shared the CPU with a probe.)
+Later runs, from one cold start of the same task (`--cold-start`), one each:
+  GRPO, 4 updates a step      0.25 0.25 0.48 0.50 0.50 0.50 0.25 0.50 0.50   0.21 -> 0.00   517 s, 6.6 GiB
+  DAPO                        0.25 0.25 0.25 0.50 0.50 0.50 0.50 1.00 0.75   0.21 -> 0.71   644 s, 7.3 GiB
+  DAPO, again                 0.25 0.25 0.25 0.25 0.25 0.35 0.46 0.50 0.50   0.21 -> 0.00   589 s, 7.1 GiB
+- DAPO reached 1.00 at step 35, the first run at the current settings past 0.9: all four colours answered with their
+  word (red, green, blue, gray), the perception stage's captions carried over to the rule question; at step 40 gray
+  was answered "blue" again. Run again from the same cold start: 0.50 (red and green answered "A", blue and gray
+  "C"). Neither crashed (the crash above did not recur).
+- The rule route's letters leak into the judge route: with 4 updates a step (`--set
+  actor_rollout_ref.actor.ppo_mini_batch_size=4`, the paper's 512 / 128) every description was "A" or "C" from step
+  10, in the second DAPO run from step 10 (after garbled ones at step 5); judge 0.00 in both. A 2-layer model tells
+  the two questions apart poorly; a letter scores the format's 0.3 on either route.
+- In these runs DAPO's clip-higher does nothing: each step makes one on-policy update (ppo_mini_batch_size = the
+  prompts), the probability ratio is 1 and `actor/pg_clipfrac` stays 0.00; what DAPO adds here is dynamic sampling
+  (5-37 samples evicted a step, so each step trains on groups that carry signal; 8-21 s a step, GRPO ~9.5 s).
 Next: repeat runs per setting (the spread is as large as the effects), the DAPO crash reproduced and patched, then
 a setting that holds 0.9. Earlier, longer runs ("grey", old cold start, 5 rollouts): 100 steps sat at 0.75 from step
 50 to 100 (judge 0.54 -> 0.79, entropy 0.20 -> 0.03).
@@ -451,9 +467,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-pictures", type=int, default=192)
     parser.add_argument("--val-pictures", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cold-start", type=Path, metavar="DIR",
+                        help="a cold start's huggingface/ folder from an earlier run of the same task: "
+                        "skips both SFT stages")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a verl override for every run (repeatable), e.g. actor_rollout_ref.rollout.temperature=1.5")
     args = parser.parse_args(argv)
+    if args.cold_start and not (args.cold_start / "config.json").is_file():
+        parser.error(f"--cold-start: no model at {args.cold_start} (expected a huggingface/ folder with config.json)")
     names = [n.strip() for n in args.runs.split(",") if n.strip()]
     unknown = [n for n in names if n not in RUNS]
     if unknown:
@@ -466,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     data = prepare(out, args)
     print(f"[learning] task and data in {out / 'data'}", file=sys.stderr)
-    model = cold_start(out, data, env)
+    model = args.cold_start.resolve() if args.cold_start else cold_start(out, data, env)
     print(f"[learning] cold start: {model} ({time.monotonic() - started:.0f} s)", file=sys.stderr)
     results: dict[str, Result] = {}
     with KeywordJudge() as judge_url:

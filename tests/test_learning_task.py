@@ -174,3 +174,20 @@ def test_the_benchmark_reports_the_last_validations_rule_answers_per_right_optio
               ("B", said.format("green"), 1), ("B", said.format("A white circle on red."), 0)])  # fmt: skip
     assert bench.rule_answers(run) == "step 40, A red: green 2, (none) 1 | B green: green 1"
     assert bench.rule_answers(tmp_path / "missing") == "no validation dump"
+
+
+def test_the_benchmark_refuses_a_cold_start_folder_without_a_model_before_any_work(tmp_path):
+    """`--cold-start DIR` skips both SFT stages; a folder with no model stops the benchmark at once, naming it,
+    before the task is made (control: with a config.json it passes, and the next check, of --runs, speaks)."""
+    bench = [sys.executable, str(REPO / "benchmarks" / "bench_learning.py"), "--runs", "nope"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = subprocess.run([*bench[:2], "--out", str(tmp_path / "out"), "--cold-start", str(empty)],
+                             capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    assert f"--cold-start: no model at {empty}" in refused.stderr
+    assert not (tmp_path / "out").exists()
+    (empty / "config.json").write_text("{}")
+    passed = subprocess.run([*bench, "--out", str(tmp_path / "out"), "--cold-start", str(empty)],
+                            capture_output=True, text=True)  # fmt: skip
+    assert passed.returncode == 2 and "--runs: unknown ['nope']" in passed.stderr
