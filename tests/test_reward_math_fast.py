@@ -5,6 +5,7 @@ the pairs it leaves alone (None) go to math-verify in the pool as before. The co
 most ordinary pairs, so the agreement check is not vacuous.
 """
 
+import gc
 import time
 
 import pytest
@@ -65,9 +66,19 @@ def _hostile(n: int) -> list[str]:
 @pytest.mark.parametrize("answer", _hostile(MAX_RULE_ANSWER_CHARS))
 def test_a_hostile_answer_of_the_largest_size_costs_the_loop_little(answer):
     """The cheap path runs on verl's event loop: its CPU (this thread's) stays within the loop budget at the
-    longest answer the rule route reads, whatever the machine's load; and it never raises."""
+    longest answer the rule route reads, whatever the machine's load; and it never raises. The collector is run
+    before and paused during the calls, as in tests/test_reward_fuzz.py: a full collection of the test process's
+    heap (pytest, verl, torch) costs hundreds of ms, and CI once charged one to this call (0.54 s for 2-4 ms)."""
     quick_verdict(answer, "x")  # warm: the first call builds the letter values
-    start = time.thread_time()
-    quick_verdict(answer, "\\frac{1}{2}")
-    quick_verdict("\\frac{1}{2}", answer)
-    assert time.thread_time() - start < LOOP_BUDGET_SECONDS
+    tries = []
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            start = time.thread_time()
+            quick_verdict(answer, "\\frac{1}{2}")
+            quick_verdict("\\frac{1}{2}", answer)
+            tries.append(time.thread_time() - start)
+    finally:
+        gc.enable()
+    assert min(tries) < LOOP_BUDGET_SECONDS, f"{[round(t * 1000, 1) for t in tries]} ms"
