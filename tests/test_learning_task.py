@@ -51,8 +51,9 @@ def test_the_task_is_deterministic_balanced_and_held_out(tmp_path):
 
 
 def test_the_cold_start_answers_are_drawn_at_random_not_from_the_picture(tmp_path):
-    """The cold start teaches the format, not the answers: its letters agree with the picture about as often as
-    chance; the training rows' letters (the control) always do. The truth is read off the picture's corner."""
+    """The cold start teaches the format, not the answers: its choices (an option's text, a colour word) agree with
+    the picture about as often as chance; the training rows' letters (the control) always do. The truth is read off
+    the picture's corner."""
     from PIL import Image
 
     files = make(tmp_path, "--train", "32", "--val", "4", "--cold-start", "64")
@@ -65,12 +66,15 @@ def test_the_cold_start_answers_are_drawn_at_random_not_from_the_picture(tmp_pat
         for row in rule:
             with Image.open(tmp_path / row["image_path"]) as image:
                 corner = image.convert("RGB").getpixel((0, 0))
-            truth = "ABCD"[options.index(next(name for name, rgb in colours.items() if rgb == corner))]
-            hits += row["answer"] == truth
+            truth = next(name for name, rgb in colours.items() if rgb == corner)
+            said = options["ABCD".index(row["answer"])] if row["answer"] in "ABCD" else row["answer"]
+            hits += said == truth
         return hits / len(rule)
 
     assert agreement(files["train.jsonl"]) == 1.0
     assert agreement(files["cold_start.jsonl"]) < 0.5  # chance is 0.25
+    assert {row["answer"] for row in files["cold_start.jsonl"] if row["reward"] == "rule"} == set(options)
+    assert {row["answer"] for row in files["train.jsonl"] if row["reward"] == "rule"} == set("ABCD")
 
 
 def test_the_perception_captions_name_the_pictures_colour_on_training_pictures_only(tmp_path):
