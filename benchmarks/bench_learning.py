@@ -44,9 +44,10 @@ Its last line: `learning: rule acc 0.25 -> 1.00, judge acc 0.21 -> 1.00; shuffle
 with this cold start (`--runs grpo`): 0.25 0.25 0.44 0.50 0.50 0.50 0.75 0.75 1.00, judge 0.21 -> 1.00 from step 30
 (458 s, 7.0 GiB). Every colour answered by its word at the end of all three. What it does not yet meet: 0.9 within
 about 6 minutes (GRPO's run is 7-8, DAPO's 10-11), a CI test (three such runs do not fit CI's budget), a rise that
-holds on every sample of the task. The third GRPO run, on another sample of the task (`--seed 1`, its own cold start), stayed at
-chance: rule 0.25 at every validation but one (0.50 at step 35), judge 0.33 flat, every picture answered "blue"
-at the end (456 s, 7.0 GiB). So the word cold start lifted two runs of two on seed 0 and none of one on seed 1.
+holds on every sample of the task. The third GRPO run, on another sample of the task (`--seed 1`, its own cold
+start), stayed at chance: rule 0.25 at every validation but one (0.50 at step 35), judge 0.33 flat, every picture
+answered "blue" at the end (456 s, 7.0 GiB). So the word cold start lifted two runs of two on seed 0 and none of one
+on seed 1.
 
 Before (the cold start taught a letter for a choice), the rise was not reliable: one run's end point moved by a
 colour or two, 0.9 was reached in one of about a dozen GRPO runs and one of three DAPO runs. Its four runs (the
@@ -109,8 +110,8 @@ Later runs with the letter cold start, all from one cold start of it (`--cold-st
   into the descriptions. A cold start that answers a choice with a random colour word (now) puts all three questions
   (captions, choices, descriptions) in one vocabulary: the perception stage's mapping from picture to word is what
   GRPO has to bring to the other two questions, and an answer that crosses routes is still a colour.
-Next: more runs of the word cold start (two so far), 0.9 within about 6 minutes, the CI test, the DAPO crash
-reproduced and patched. Earlier, longer runs ("grey", old cold start, 5 rollouts): 100 steps sat at 0.75 from step
+Next: more runs of the word cold start per seed (3 GRPO runs so far), 0.9 within about 6 minutes, the CI test, the
+DAPO crash reproduced and patched. Earlier, longer runs ("grey", old cold start, 5 rollouts): 100 steps sat at 0.75 from step
 50 to 100 (judge 0.54 -> 0.79, entropy 0.20 -> 0.03).
 
 Tried and dropped (in verl, 25-30 steps each): a cold start whose reasoning names the picture's colour

@@ -58,7 +58,7 @@ def test_the_cold_start_answers_are_drawn_at_random_not_from_the_picture(tmp_pat
 
     files = make(tmp_path, "--train", "32", "--val", "4", "--cold-start", "64")
     options = json.loads((tmp_path / "task.json").read_text())["options"]
-    colours = task_module().COLOURS
+    task = task_module()
 
     def agreement(rows) -> float:
         rule = [row for row in rows if row["reward"] == "rule"]
@@ -66,15 +66,15 @@ def test_the_cold_start_answers_are_drawn_at_random_not_from_the_picture(tmp_pat
         for row in rule:
             with Image.open(tmp_path / row["image_path"]) as image:
                 corner = image.convert("RGB").getpixel((0, 0))
-            truth = next(name for name, rgb in colours.items() if rgb == corner)
-            said = options["ABCD".index(row["answer"])] if row["answer"] in "ABCD" else row["answer"]
+            truth = next(name for name, rgb in task.COLOURS.items() if rgb == corner)
+            said = options[task.LETTERS.index(row["answer"])] if row["answer"] in task.LETTERS else row["answer"]
             hits += said == truth
         return hits / len(rule)
 
     assert agreement(files["train.jsonl"]) == 1.0
     assert agreement(files["cold_start.jsonl"]) < 0.5  # chance is 0.25
     assert {row["answer"] for row in files["cold_start.jsonl"] if row["reward"] == "rule"} == set(options)
-    assert {row["answer"] for row in files["train.jsonl"] if row["reward"] == "rule"} == set("ABCD")
+    assert {row["answer"] for row in files["train.jsonl"] if row["reward"] == "rule"} == set(task.LETTERS)
 
 
 def test_the_perception_captions_name_the_pictures_colour_on_training_pictures_only(tmp_path):
