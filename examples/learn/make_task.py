@@ -119,8 +119,8 @@ def cold_start_rows(made: list[tuple[str, str, str]], rng: random.Random) -> lis
     The choice is answered with the option's text, a colour word (the rule verifier takes it for its letter), so the
     policy names a colour on every question, as the captions and descriptions do. Taught letters, it answered the
     descriptions with a letter as well (judge route 0.00; bench_learning's STATUS), and both runs past 0.9 had moved
-    from letters to words by themselves; with words, GRPO reached 1.00 on both routes in both runs on seed 0 (not in
-    the one on seed 1)."""
+    from letters to words by themselves; with words, GRPO reached 1.00 on both routes in two of three runs on seed 0
+    (not in the one on seed 1)."""
     rows = []
     for path, _, shape in made:
         drawn = rng.choice(list(COLOURS))
