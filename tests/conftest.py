@@ -17,7 +17,7 @@ def tiny_vl_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def shared(tmp_path_factory):
     """One tiny model (in a cache the launchers read) and one prepared sample for every end-to-end run. The model
-    (taught the answer format: about a minute of CPU) is built once for all xdist workers: in the folder their
+    (taught the answer format: about two minutes of CPU) is built once for all xdist workers: in the folder their
     temporary roots share, under a lock, the second worker finding it built."""
     from filelock import FileLock
 

@@ -58,8 +58,9 @@ CHAT_TEMPLATE = (
 # What `teach_answer_format` teaches: option letters, yes/no and small numbers, the answers most sample rows have.
 TAUGHT_ANSWERS = ("A", "B", "C", "D", "Yes", "No", "2", "3", "5", "6")
 TAUGHT_THINKING = "I compare the options."
-TEACH_STEPS = 80
-TINY_MODEL_VERSION = "tiny-qwen25vl-v2"  # bump when what this module builds changes (v2: taught the format)
+TEACH_STEPS = 200  # fresh lessons each step; at 80 the format is not settled (loss 0.14-0.31 vs ~0.09)
+TINY_MODEL_VERSION = "tiny-qwen25vl-v3"  # bump when what this module builds changes (v2: taught the format; v3:
+# with pictures)
 
 # Small pixel bounds keep every image at 4..64 merged patches: fast on CPU, still multi-patch.
 TINY_MIN_PIXELS = 4 * 28 * 28
@@ -74,6 +75,9 @@ _CORPUS = (
     "Triangle ABC has AB = 5 cm, BC = 12 cm. Find AC. sqrt \\frac{1}{2} + - * / = ( ) [ ] { } , . ; : ? !",
     "You are a helpful assistant. system user assistant image chart line graph month sales store street",
 )
+
+# The lessons' question words: the corpus's, without its tags (a question never holds the answer's tags).
+_LESSON_WORDS = tuple(word for word in " ".join(_CORPUS).split() if "<" not in word)
 
 
 def _train_tokenizer():
@@ -179,59 +183,82 @@ def build_tiny_model(tokenizer, seed: int = 0):
     return model
 
 
-def _format_lessons(processor, rows: int = 40) -> dict:
-    """One batch of `rows` chats: the system prompt, a user turn of random tokens (random length), and a
-    well-formed response with an answer from TAUGHT_ANSWERS; the loss on the response only. Random user turns
-    teach the format whatever the question (and the image) is, at the cost of a text-only batch."""
-    import random
+def _lesson_picture(rng):
+    """A picture of random size (4..64 merged patches after resizing) with a random background and a few filled
+    rectangles: something like the sample's charts, so a lesson's image pads look like a real prompt's."""
+    from PIL import Image, ImageDraw
 
+    width, height = rng.randint(2, 16) * 28, rng.randint(2, 16) * 28
+    picture = Image.new("RGB", (width, height), tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(picture)
+    for _ in range(rng.randint(0, 4)):
+        x, y = rng.randrange(width), rng.randrange(height)
+        box = (x, y, min(width, x + rng.randint(4, width)), min(height, y + rng.randint(4, height)))
+        draw.rectangle(box, fill=tuple(rng.randrange(256) for _ in range(3)))
+    return picture
+
+
+def _format_lessons(processor, rng, rows: int = 40) -> dict:
+    """One batch of `rows` chats, drawn fresh from `rng`: the system prompt, a user turn of random corpus words
+    (random length), after a random picture in every other row, and a well-formed response with an answer from
+    TAUGHT_ANSWERS; the loss on the response only.
+
+    Why each part: random words teach the format whatever the question; pictures, that image pads do not change
+    it (taught on text alone, the model built on an AVX2 CPU answered the sample's image prompts well-formed 15%
+    of the time greedy, 5% sampled); a fresh batch each step, that the model cannot memorise a fixed batch
+    instead (memorised, the format on new prompts went from 0.25 to 0.95 greedy with the initial seed alone, and
+    so, we infer, with a CPU's rounding)."""
     import torch
 
     tokenizer = processor.tokenizer
-    rng = random.Random(0)
-    words = [i for i in range(len(tokenizer)) if i not in set(tokenizer.all_special_ids)]
-    rows_ids, responses = [], []
+    texts, pictures, response_lengths = [], [], []
     for row in range(rows):
-        question = tokenizer.decode([rng.choice(words) for _ in range(rng.randint(4, 96))])
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
+        question = " ".join(rng.choice(_LESSON_WORDS) for _ in range(rng.randint(2, 48)))
+        content: object = question
+        if row % 2 == 0:
+            pictures.append(_lesson_picture(rng))
+            content = [{"type": "image"}, {"type": "text", "text": question}]
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
         prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         answer = TAUGHT_ANSWERS[row % len(TAUGHT_ANSWERS)]
         response = f"<think>{TAUGHT_THINKING}</think><answer>{answer}</answer>{tokenizer.eos_token}"
-        response_ids = tokenizer.encode(response, add_special_tokens=False)
-        rows_ids.append(tokenizer.encode(prompt, add_special_tokens=False) + response_ids)
-        responses.append(len(response_ids))
-    width = max(map(len, rows_ids))
-    ids = torch.full((rows, width), tokenizer.pad_token_id)
-    mask = torch.zeros((rows, width), dtype=torch.long)
-    labels = torch.full((rows, width), -100)
-    for row, (seq, length) in enumerate(zip(rows_ids, responses)):
-        ids[row, : len(seq)] = torch.tensor(seq)
-        mask[row, : len(seq)] = 1
-        labels[row, len(seq) - length : len(seq)] = ids[row, len(seq) - length : len(seq)]
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        texts.append(prompt + response)
+        response_lengths.append(len(tokenizer.encode(response, add_special_tokens=False)))
+    # left padding (the tokenizer's): every row's response ends at the last column
+    batch = dict(processor(text=texts, images=pictures, padding=True, return_tensors="pt"))
+    labels = torch.full_like(batch["input_ids"], -100)
+    for row, length in enumerate(response_lengths):
+        labels[row, -length:] = batch["input_ids"][row, -length:]
+    batch["labels"] = labels
+    return batch
 
 
 def teach_answer_format(model, processor, steps: int = TEACH_STEPS, seed: int = 0) -> float:
     """Teach the random model the paper's answer format; returns the last loss.
 
     Why: a random model never writes `<think>..</think><answer>..</answer>`, so every reward is 0, every GRPO
-    advantage 0 and every update a no-op. After a few dozen steps of next-token training (system prompt + a
-    question -> a well-formed response whose answer is drawn from TAUGHT_ANSWERS), sampled rollouts are
-    mostly well-formed with answers that differ, and now and then malformed: reward variance that comes from
-    the model itself, on any rollout backend (vLLM, hf_cpu), with nothing forced. Greedy decoding (validation)
-    gives one fixed answer."""
+    advantage 0 and every update a no-op. After TEACH_STEPS steps of next-token training (`_format_lessons`),
+    sampled rollouts on the sample's prompts are mostly well-formed (60-86% over four initial seeds) with
+    answers that differ, and now and then malformed: reward variance that comes from the model itself, on any
+    rollout backend (vLLM, hf_cpu), with nothing forced. The lr decays to 0 so the model ends where the loss
+    settled (~0.09: the answer is a free draw of ten)."""
+    import random
+
     import torch
 
     torch.manual_seed(seed)
-    batch = _format_lessons(processor)
+    rng = random.Random(seed)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    # decayed to 0: the model ends where the loss settled, not wherever the last large step threw it
+    schedule = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=steps)
     loss = None
     for _ in range(steps):
         optimizer.zero_grad()
-        loss = model(**batch).loss
+        loss = model(**_format_lessons(processor, rng)).loss
         loss.backward()
         optimizer.step()
+        schedule.step()
     model.eval()
     return loss.item()
 
