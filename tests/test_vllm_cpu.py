@@ -184,10 +184,12 @@ def test_smoke_with_rollout_name_vllm_gets_vllms_cpu_settings_and_the_users_over
     rollout = cfg.actor_rollout_ref.rollout
     assert rollout.name == "vllm" and rollout.enforce_eager is True and rollout.enable_sleep_mode is False
     assert rollout.engine_kwargs.vllm.skip_mm_profiling is True
-    assert rollout.engine_kwargs.vllm.kv_cache_memory_bytes == 1  # the user's, not the backend's 256 MiB
+    assert rollout.dtype == "float32"  # vLLM's CPU layers prepack (and the weight-sync control can fail) on any x86
+    assert rollout.engine_kwargs.vllm.kv_cache_memory_bytes == 1  # the user's, not the backend's 32 MiB
     assert overrides[-len(user):] == user and "rollout: vllm" in notes
     _, default, _ = build_overrides(config_dir, "wethink_7b", [], [], cluster=False)  # the control
     assert default.actor_rollout_ref.rollout.name == "hf_cpu" and not default.actor_rollout_ref.rollout.engine_kwargs.vllm
+    assert default.actor_rollout_ref.rollout.dtype == "bfloat16"  # verl's, untouched where vLLM does not run
 
 
 def test_smoke_hosts_the_judge_on_the_policys_rollout_backend_unless_told_otherwise():
@@ -197,6 +199,7 @@ def test_smoke_hosts_the_judge_on_the_policys_rollout_backend_unless_told_otherw
     _, cfg, _ = build_overrides(config_dir, "judge_colocated", [], ["reward.reward_model.rollout.name=vllm"], False)
     judge = cfg.reward.reward_model.rollout  # only the judge on vLLM (what the e2e run of this variant does)
     assert judge.name == "vllm" and judge.enforce_eager is True and cfg.actor_rollout_ref.rollout.name == "hf_cpu"
+    assert judge.dtype == "float32"
     assert not cfg.actor_rollout_ref.rollout.engine_kwargs.vllm
     _, cfg, _ = build_overrides(config_dir, "judge_colocated", [], ["actor_rollout_ref.rollout.name=vllm"], False)
     judge = cfg.reward.reward_model.rollout

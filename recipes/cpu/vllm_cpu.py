@@ -40,7 +40,7 @@ VERL_SERVER_ADAPTER = "verl.workers.rollout.vllm_rollout.ServerAdapter"
 # processes that starves them. Let the OS schedule.
 ENV = {"VLLM_CPU_OMP_THREADS_BIND": "nobind"}
 KV_CACHE_BYTES = 32 << 20  # without it vLLM sizes the KV cache as gpu_memory_utilization x the host RAM; the tiny
-# model needs 256 bytes a token: 32 MiB hold 130k tokens
+# model in float32 needs 512 bytes a token: 32 MiB hold 65k tokens
 WEIGHT_SYNC_TIMEOUT_ENV = "WETHINK_WEIGHT_SYNC_TIMEOUT"
 DEFAULT_WEIGHT_SYNC_TIMEOUT_S = 120.0  # per bucket; a bucket of the tiny model takes well under a second
 
@@ -56,6 +56,11 @@ def engine_overrides(section: str) -> list[str]:
     return [
         f"++{section}.enable_sleep_mode=false",  # vLLM refuses sleep mode on CPU; verl's default is true
         f"{section}.enforce_eager=true",  # else torch inductor compiles the model (a C++ toolchain, minutes)
+        # float32 (verl's default is bfloat16): vLLM's CPU layers then prepack their weights for oneDNN on every
+        # x86 CPU, so `keep_linear_weights` is what every run relies on; in bfloat16 a CPU without AVX512-BF16
+        # (AVX2 only) falls back to torch's linear, keeping the weights anyway, and the negative control of the
+        # weight sync could not fail there. On CPU it costs nothing: the tiny model's actor is float32 too.
+        f"{section}.dtype=float32",
         f"++{section}.engine_kwargs.vllm.kv_cache_memory_bytes={KV_CACHE_BYTES}",
         f"++{section}.engine_kwargs.vllm.skip_mm_profiling=true",  # ~45 s of multimodal profiling at start-up
     ]
