@@ -31,6 +31,10 @@ _RELATIONS = ("<=", ">=", "!=", "<", ">", "=")
 _FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!=", "=": "="}
 _REL_TOL = 1e-9
 _MAX_EXPONENT = 1e4
+# The longest text (each side) the cheap path reads; longer goes to math-verify in the pool, off the event loop. A
+# math answer is far shorter (`\\frac{\\sqrt{3}}{2}`: 18); at 4096 characters (the rule route's cap) a hostile answer
+# cost the loop 26 ms of CPU here, 51 ms on a loaded CI machine, near its 50 ms budget; at this cap, 1/16 of that.
+MAX_CHARS = 256
 
 
 class _Undecided(Exception):
@@ -335,7 +339,9 @@ def _one_relation(relation: tuple[list[str], str, list[str]], other: list[str]) 
 
 def quick_verdict(answer: str, reference: str) -> bool | None:
     """EQUAL / DIFFERENT when both are numbers, short expressions, one relation or a two-element interval that
-    evaluate cleanly; None (math-verify decides) otherwise."""
+    evaluate cleanly; None (math-verify decides) otherwise, and at once for a side longer than MAX_CHARS."""
+    if len(answer) > MAX_CHARS or len(reference) > MAX_CHARS:
+        return None
     try:
         return _decide(_tokens(answer), _tokens(reference))
     except (_Undecided, ZeroDivisionError, OverflowError, ValueError, TypeError, RecursionError, KeyError, IndexError):

@@ -5,14 +5,13 @@ the pairs it leaves alone (None) go to math-verify in the pool as before. The co
 most ordinary pairs, so the agreement check is not vacuous.
 """
 
-import gc
 import time
 
 import pytest
 
-from rewards.hybrid import LOOP_BUDGET_SECONDS, MAX_RULE_ANSWER_CHARS
+from rewards.hybrid import MAX_RULE_ANSWER_CHARS
 from rewards.math_equiv import EQUAL, verify_pair
-from rewards.math_fast import DIFFERENT, quick_verdict
+from rewards.math_fast import DIFFERENT, MAX_CHARS, quick_verdict
 from rewards.math_fast import EQUAL as SAME
 
 PAIRS = [
@@ -64,21 +63,18 @@ def _hostile(n: int) -> list[str]:
 
 
 @pytest.mark.parametrize("answer", _hostile(MAX_RULE_ANSWER_CHARS))
-def test_a_hostile_answer_of_the_largest_size_costs_the_loop_little(answer):
-    """The cheap path runs on verl's event loop: its CPU (this thread's) stays within the loop budget at the
-    longest answer the rule route reads, whatever the machine's load; and it never raises. The collector is run
-    before and paused during the calls, as in tests/test_reward_fuzz.py: a full collection of the test process's
-    heap (pytest, verl, torch) costs hundreds of ms, and CI once charged one to this call (0.54 s for 2-4 ms)."""
-    quick_verdict(answer, "x")  # warm: the first call builds the letter values
-    tries = []
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(3):
-            start = time.thread_time()
-            quick_verdict(answer, "\\frac{1}{2}")
-            quick_verdict("\\frac{1}{2}", answer)
-            tries.append(time.thread_time() - start)
-    finally:
-        gc.enable()
-    assert min(tries) < LOOP_BUDGET_SECONDS, f"{[round(t * 1000, 1) for t in tries]} ms"
+def test_a_hostile_answer_longer_than_the_cheap_path_reads_is_math_verifys_and_its_cut_to_size_never_raises(answer):
+    """The cheap path runs on verl's event loop, so what it reads is capped (MAX_CHARS): a longer answer, up to
+    the longest the rule route reads, is left to math-verify in the pool without being read; cut to the cap, the
+    same hostile text is read and never raises. Its cost on the loop is bench_reward_hostile.py's figure (a
+    timed assertion here failed on a loaded CI machine: 51 ms against the 50 ms budget, uncapped)."""
+    assert len(answer) > MAX_CHARS
+    assert quick_verdict(answer, "\\frac{1}{2}") is None and quick_verdict("\\frac{1}{2}", answer) is None
+    cut = answer[:MAX_CHARS]
+    assert quick_verdict(cut, "\\frac{1}{2}") in (None, SAME, DIFFERENT)
+    assert quick_verdict("\\frac{1}{2}", cut) in (None, SAME, DIFFERENT)
+
+
+def test_control_the_cap_is_on_length_alone_an_answer_at_the_cap_is_still_decided():
+    padded = "\\frac{1}{2}" + " " * (MAX_CHARS - len("\\frac{1}{2}"))
+    assert quick_verdict(padded, "0.5") is SAME and quick_verdict(padded + " ", "0.5") is None
