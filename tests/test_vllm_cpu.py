@@ -173,7 +173,14 @@ def test_a_weight_sync_timeout_that_cannot_work_is_refused_naming_the_variable(b
 # --smoke's choice of rollout ------------------------------------------------------------------------------------
 
 
-def test_smoke_with_rollout_name_vllm_gets_vllms_cpu_settings_and_the_users_override_still_wins():
+@pytest.fixture
+def smoke_cache(shared, monkeypatch):
+    """`build_overrides` names the tiny model: the session's one (tests/conftest.py), not a second build of it in
+    the user's cache (CI paid 144 s for that one)."""
+    monkeypatch.setenv("WETHINK_CACHE", str(shared["cache"]))
+
+
+def test_smoke_with_rollout_name_vllm_gets_vllms_cpu_settings_and_the_users_override_still_wins(smoke_cache):
     """`--smoke actor_rollout_ref.rollout.name=vllm` (verl's own way to pick a rollout) gives vLLM with what it
     needs on CPU, inserted before the user's overrides: a user's own value for one of them comes last and wins."""
     from recipes.wethink.smoke import build_overrides
@@ -192,7 +199,7 @@ def test_smoke_with_rollout_name_vllm_gets_vllms_cpu_settings_and_the_users_over
     assert default.actor_rollout_ref.rollout.dtype == "bfloat16"  # verl's, untouched where vLLM does not run
 
 
-def test_smoke_hosts_the_judge_on_the_policys_rollout_backend_unless_told_otherwise():
+def test_smoke_hosts_the_judge_on_the_policys_rollout_backend_unless_told_otherwise(smoke_cache):
     from recipes.wethink.smoke import build_overrides
 
     config_dir = str(REPO / "recipes" / "wethink" / "config")
