@@ -88,6 +88,12 @@ def _session_pss_kib(session_id: int) -> int:
     return total
 
 
+# Each sample reads smaps_rollup of every process of the run (~25, several of 0.5-1 GB): ~0.1 s of CPU. Every
+# 0.5 s that was 32 s of CPU in a 153 s run (a fifth of a core, taken from the run it measures); the runs' memory
+# rises as actors start and then holds to the end, so a sample every 2 s still sees the plateau.
+PSS_SAMPLE_S = 2.0
+
+
 def run_smoke(
     launcher: str, *overrides: str, cwd: Path, env: dict[str, str], timeout: float = 480, also_measure: tuple = ()
 ) -> SmokeRun:
@@ -107,7 +113,7 @@ def run_smoke(
                 if time.monotonic() - start > timeout:
                     proc.kill()
                     break
-                time.sleep(0.5)
+                time.sleep(PSS_SAMPLE_S)
         finally:
             proc.wait()
             _kill_session(proc.pid)
