@@ -27,6 +27,11 @@ from recipes.cpu.tiny_model import TINY_MAX_PIXELS, TINY_MIN_PIXELS, ensure_tiny
 STEPS = 2
 SMOKE_RESPONSE_LENGTH = 32  # the taught answer format is 26-28 tokens of the tiny tokenizer, plus EOS
 JUDGE_PROBE_TIMEOUT = 3.0
+# The local Ray starts no idle worker ahead of need: every actor of the run starts its own anyway, and on a 2-core
+# machine the three idle ones cost ~7 s of CPU importing Ray, and their memory, for nothing.
+LOCAL_RAY_ENV = {"RAY_enable_worker_prestart": "0", "RAY_prestart_worker_first_driver": "0"}
+
+
 def judge_reachable(url: str) -> tuple[bool, str]:
     """(reachable, what was seen): any HTTP answer counts (a 401 is the key's problem, not reachability)."""
     import httpx
@@ -201,7 +206,7 @@ def run(config_path: str, config_name: str, launcher: list[str], user: list[str]
         return 1  # not reached
     sys.stdout.flush()
     sys.stderr.flush()
-    env = {**os.environ, **CPU_BACKEND_ENV}
+    env = {**os.environ, **CPU_BACKEND_ENV, **LOCAL_RAY_ENV}
     env.pop("RAY_ADDRESS", None)
     os.execvpe(sys.executable, [sys.executable, *entry], env)
     return 1  # not reached
