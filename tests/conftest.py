@@ -49,12 +49,17 @@ def judge():
 def pytest_collection_modifyitems(config, items):
     """End-to-end runs (minutes each) first, the longest first of all (the two-node run's two submissions, then
     the vLLM paper run): with two workers the short tests then fill the gaps at the end instead of one worker
-    waiting on a long run started last."""
+    waiting on a long run started last. xdist (`--dist load`) starts each worker on two consecutive tests: the
+    first worker gets the two-node tests (one runs, the other skips: Slurm or a plain Ray cluster) and builds the
+    tiny model they all share; the second starts on the README's GPU install resolutions (a minute or two of
+    waiting on the package index, no model) instead of waiting on that build (CI lost 98 s that way)."""
     def weight(item) -> int:
-        if item.get_closest_marker("e2e") is None:
-            return 3
         if "two_node" in item.name:
             return 0
-        return 1 if "paper_run_on_vllm" in item.name else 2
+        if "gpu_install_resolves" in item.name:
+            return 1
+        if item.get_closest_marker("e2e") is None or "shared" not in item.fixturenames:
+            return 4  # not a trainer run
+        return 2 if "paper_run_on_vllm" in item.name else 3
 
     items.sort(key=weight)  # stable: the order within each class is kept
