@@ -28,6 +28,10 @@ from pathlib import Path
 
 from tests.ray_cluster import StoppedIfStartFails, signal_group, free_port
 
+# A sample asks slurmctld for the job's state, lists its processes on every node and reads their memory (PSS): a
+# few tenths of a second of CPU, twice for the two jobs at once; the actors it must see live for the whole run.
+JOB_SAMPLE_S = 2.0
+
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "sinfo", "scancel", "scontrol")
 NODES = ("n1", "n2", "n3", "n4")
@@ -212,7 +216,7 @@ class LocalSlurm(StoppedIfStartFails):
                 self._command("scancel", job_id)
                 if time.monotonic() - start > timeout + 60:
                     break
-            time.sleep(0.5)
+            time.sleep(JOB_SAMPLE_S)
         output = out.read_text(errors="replace") if out.exists() else f"no job output ({state})"
         return Job(job_id, state[1], output, time.monotonic() - start, peak / 2**20, seen)
 
