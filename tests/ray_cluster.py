@@ -27,14 +27,15 @@ from pathlib import Path
 
 import httpx
 
+from recipes.wethink.smoke import LOCAL_RAY_ENV
+
 START_TIMEOUT_S = 90.0
 OBJECT_STORE_BYTES = 256 * 2**20  # enough for the smoke; Ray's default (30% of RAM per node) would be 2 x 7 GiB
 
 
 # No idle workers started ahead of need or kept after it (about 60 MB each): this machine's memory is the tests'
 # budget. An idle worker is stopped after Ray's idle threshold (1 s) instead of being pooled up to one per CPU.
-NODE_SETTINGS = {"RAY_prestart_worker_first_driver": "0", "RAY_enable_worker_prestart": "0",
-                 "RAY_num_workers_soft_limit": "0"}  # fmt: skip
+NODE_SETTINGS = {**LOCAL_RAY_ENV, "RAY_num_workers_soft_limit": "0"}  # the smoke's local Ray's, and no pool
 
 
 def free_port() -> int:
