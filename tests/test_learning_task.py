@@ -50,6 +50,34 @@ def test_the_task_is_deterministic_balanced_and_held_out(tmp_path):
         assert image.size[0] * image.size[1] == manifest["pixels"]
 
 
+def test_every_batch_read_in_order_holds_each_colour_equally_on_each_route(tmp_path):
+    """The runs read the rows in order (`data.shuffle=False`): every batch of 16 (and each block of 8) holds each
+    colour once per route per block, so no batch rewards one colour more than another whatever the picture. The
+    descriptions' references name the colour first, as the captions do. Control: the same rows shuffled, as verl's
+    default sampler would read them, give batches that do not."""
+    import random
+
+    files = make(tmp_path, "--train", "64", "--val", "8", "--cold-start", "4")
+    options = json.loads((tmp_path / "task.json").read_text())["options"]
+    task = task_module()
+
+    def colour(row: dict) -> str:
+        return options[task.LETTERS.index(row["answer"])] if row["reward"] == "rule" else row["answer"].split(",")[0]
+
+    def balanced(rows: list[dict], size: int) -> bool:
+        batches = [rows[i : i + size] for i in range(0, len(rows), size)]
+        return all(Counter((row["reward"], colour(row)) for row in batch)
+                   == {(route, name): size // 8 for route in ("rule", "model") for name in options}
+                   for batch in batches)  # fmt: skip
+
+    rows = files["train.jsonl"]
+    assert len(rows) == 128 and balanced(rows, 8) and balanced(rows, 16)
+    assert all(row["answer"].startswith(colour(row) + ", a white ") for row in rows if row["reward"] == "model")
+    shuffled = rows[:]
+    random.Random(0).shuffle(shuffled)
+    assert not balanced(shuffled, 16)  # the control
+
+
 def test_the_cold_start_answers_are_drawn_at_random_not_from_the_picture(tmp_path):
     """The cold start teaches the format, not the answers: its choices (an option's text, a colour word) agree with
     the picture about as often as chance; the training rows' letters (the control) always do. The truth is read off

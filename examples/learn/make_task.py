@@ -8,7 +8,7 @@ processor (64 visual tokens). Two routes, as in WeThink:
 
 - rule: "What colour is the background?" with the four colours as options (A)-(D) in a fixed order: the letter
   follows from the colour, so the text alone says nothing about the answer;
-- judge: "Describe the image." with a reference sentence naming the shape and the colour, graded by
+- judge: "Describe the image." with a reference naming the colour, then the shape, graded by
   `keyword_judge.py` (a deterministic judge on loopback that checks which colour the answer names).
 
 It writes `train.jsonl`, `val.jsonl` (held-out pictures) and `cold_start.jsonl`: rows for the SFT cold start whose
@@ -35,10 +35,12 @@ from PIL import Image, ImageDraw
 # The answer options in the order the question lists them. The colour fills the background: a coloured shape on white
 # gives a tiny random vision tower nearly the same features for every colour (cosine 0.999: white dominates), a
 # coloured background with a white shape gives distinct ones (cosine at most 0.37 for these four). Each name starts
-# with its own token in the tiny tokenizer (re|d, gre|en, b|l|ue, gra|y): with "grey" (gre|y) the first token of the
+# with its own token in the tiny tokenizer (re|d, gre|en, b|l|ue, p|ink): with "grey" (gre|y) the first token of the
 # answer said "green or grey", a policy sampled it for every picture and chose between the two on the second token,
-# and GRPO stalled at 0.50 with red answered "green" and blue "grey" (bench_learning's STATUS).
-COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "gray": (128, 128, 128)}
+# and GRPO stalled at 0.50 with red answered "green" and blue "grey" (bench_learning's STATUS). Pink, not gray: the
+# random vision tower's features of gray and blue were the closest pair (cosine 0.39), and blue pictures were
+# answered "gray" or "green" where runs stalled; pink's are at most 0.26 from the others'.
+COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "pink": (250, 120, 200)}
 WHITE = (255, 255, 255)
 SHAPES = ("circle", "square", "triangle")
 LETTERS = "ABCD"
@@ -83,7 +85,10 @@ def rule_row(image: str, colour: str) -> dict:
 
 
 def judge_row(image: str, colour: str, shape: str) -> dict:
-    return {"problem": JUDGE_QUESTION, "answer": f"A white {shape} on {colour}.", "category": "descriptive",
+    """The reference names the colour first, where the captions do: after a cold start of "A white <shape> on
+    <colour>." one sample's descriptions were garbled before the colour ("A white cirhiue.") and the judge route
+    stayed at 0 through GRPO, while the rule route rose (bench_learning's STATUS)."""
+    return {"problem": JUDGE_QUESTION, "answer": f"{colour}, a white {shape}.", "category": "descriptive",
             "abilities": "colour", "refined_cot": JUDGE_REASONING, "image_path": image, "reward": "model"}  # fmt: skip
 
 
@@ -93,24 +98,33 @@ def perception_row(image: str, colour: str) -> dict:
 
 
 def pictures(out: Path, prefix: str, count: int, rng: random.Random) -> list[tuple[str, str, str]]:
-    """`count` pictures written under out/images, colours balanced: (relative path, colour, shape)."""
+    """`count` pictures written under out/images, colours balanced: (relative path, colour, shape), in blocks of one
+    picture of each colour (shuffled within the block)."""
     made = []
     for i in range(count):
         colour, shape = list(COLOURS)[i % len(COLOURS)], rng.choice(SHAPES)
         path = f"images/{prefix}_{i:04d}.png"
         draw(shape, colour, rng).save(out / path)
         made.append((path, colour, shape))
-    rng.shuffle(made)
-    return made
+    blocks = [made[i : i + len(COLOURS)] for i in range(0, len(made), len(COLOURS))]
+    for block in blocks:
+        rng.shuffle(block)
+    rng.shuffle(blocks)
+    return [picture for block in blocks for picture in block]
 
 
 def task_rows(made: list[tuple[str, str, str]], judge_every: int) -> list[dict]:
-    """A rule row per picture, and a judge row for every `judge_every`-th."""
+    """A rule row per picture and a judge row for every `judge_every`-th, in blocks: the rule rows of one picture of
+    each colour, then the judge rows of the same pictures. Read in this order (`data.shuffle=False`), every batch of a
+    multiple of the block's rows holds each colour equally on each route. Why: a policy that hardly sees learns first
+    what a batch rewards most, whatever the picture; in shuffled batches of 16 one colour outnumbers another by two or
+    three, and runs collapsed to answering one colour for every picture (bench_learning's STATUS)."""
     rows = []
-    for i, (path, colour, shape) in enumerate(made):
-        rows.append(rule_row(path, colour))
-        if i % judge_every == 0:
-            rows.append(judge_row(path, colour, shape))
+    for start in range(0, len(made), len(COLOURS)):
+        block = made[start : start + len(COLOURS)]
+        rows += [rule_row(path, colour) for path, colour, _ in block]
+        rows += [judge_row(path, colour, shape) for i, (path, colour, shape) in enumerate(block, start)
+                 if i % judge_every == 0]  # fmt: skip
     return rows
 
 
@@ -141,7 +155,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
             f.write(json.dumps(row) + "\n")
 
 
-def make_task(out: Path, train: int, val: int, cold_start: int, judge_every: int = 2, seed: int = 0) -> dict:
+def make_task(out: Path, train: int, val: int, cold_start: int, judge_every: int = 1, seed: int = 0) -> dict:
     """Write the task into `out`; returns the row counts per file."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -166,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=int, default=192, help="training pictures (a rule row each)")
     parser.add_argument("--val", type=int, default=48, help="held-out pictures for validation")
     parser.add_argument("--cold-start", type=int, default=64, help="pictures for the SFT cold start")
-    parser.add_argument("--judge-every", type=int, default=2, help="a judge row for every N-th picture")
+    parser.add_argument("--judge-every", type=int, default=1, help="a judge row for every N-th picture")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     counts = make_task(args.out, args.train, args.val, args.cold_start, args.judge_every, args.seed)
