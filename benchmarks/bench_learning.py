@@ -1,6 +1,6 @@
 """Does the recipe learn? A miniature WeThink on this CPU: cold start, then GRPO with the hybrid reward.
 
-    python benchmarks/bench_learning.py [--out outputs/learning] [--runs grpo,dapo,shuffled,lr0] [--steps 40] [--set KEY=VALUE]
+    python benchmarks/bench_learning.py [--out outputs/learning] [--runs grpo,dapo,shuffled,lr0] [--steps 30] [--set KEY=VALUE]
                                         [--cold-start DIR]
 
 The paper's pipeline, with the repo's own commands, on a task a tiny model can learn in minutes
@@ -12,12 +12,14 @@ description graded by a deterministic judge on loopback, `examples/learn/keyword
 2. perception, then the cold start, both `recipes/wethink/run_sft.sh --smoke`: perception from the CPU backend's
    tiny model (it knows only the answer format) on captions of the training pictures (the colour in a word; neither
    route's question, no option letter), as a real VLM sees before the paper's cold start; then the cold start from
-   it, on rows whose answers are drawn at random (a colour word for a choice, a sentence for a description), with
-   the captions mixed in: it teaches this task's format, not its answers, and keeps the picture in view;
+   it, on rows whose answers are drawn at random (a colour word for a choice, a sentence naming a colour first for a
+   description), with the captions mixed in: it teaches this task's format, not its answers, and keeps the picture
+   in view;
 3. GRPO from the cold start's checkpoint with `run_grpo.sh --smoke` (the paper's config and hybrid reward, verl's
-   real trainer, the rollout named by --rollout), validation on the held-out rows every few steps; the same run with
-   the DAPO variant's launcher; and two negative controls, everything else equal: the training rows' answers
-   shuffled across rows of the same route (the reward no longer follows the picture), and lr=0.
+   real trainer, the rollout named by --rollout; the rows read in the task's balanced order), validation on the
+   held-out rows every few steps; the same run with the DAPO variant's launcher; and two negative controls,
+   everything else equal: the training rows' answers shuffled across rows of the same route (the reward no longer
+   follows the picture), and lr=0.
 
 It prints start and end validation accuracy per route for each run, the steps each needed to reach 0.9 on the rule
 route, wall time and peak memory; writes the learning curves (`learning.png`), each run's plot by the project's run
@@ -28,150 +30,73 @@ accuracy at their last step).
 What it would prove: the reward reaches the policy gradient with the right sign and scale through verl's own
 trainer, on both routes. What it cannot: anything about scale (a 2-layer model, 64 hidden units) or real images.
 
-STATUS (issue 21, open): it learns. Since the cold start answers a choice with the option's text, a colour word
-(`examples/learn/make_task.py`; before, a letter), GRPO has taken both routes from chance to 1.00 in two of four
-runs, and DAPO in its one run (0.9 at step 30 for both), while both controls stay at chance. Four runs with the
-settings of this file (`--runs grpo,shuffled,lr0,dapo`: 40 steps, validation every 5, hf_cpu rollout, 16 prompts x 5
-rollouts, lr 1e-3), one quiet 2-core machine, from one cold start (91 s; reused with `--cold-start`), 1929 s in all:
+STATUS (issue 21, open: the CI test). It learns, from chance, on both routes. The benchmark's
+defaults (`--runs grpo,shuffled,lr0,dapo`: 30 steps, validation every 5, hf_cpu rollout, 16 prompts x 5 rollouts,
+lr 1e-3) on seed 0, one quiet 2-core machine, 2531 s in all (perception and cold start 298 s):
 
-  run       rule acc (validation, every 5 steps)              judge acc     wall, peak
-  grpo      0.25 0.25 0.25 0.50 0.50 0.75 1.00 1.00 1.00    0.21 -> 1.00  408 s, 7.0 GiB
-  shuffled  0.25 at every validation                        0.21 flat     421 s, 7.0 GiB
-  lr0       0.25 at every validation                        0.21 flat     454 s, 7.0 GiB
-  dapo      0.25 0.25 0.50 0.50 0.50 0.75 1.00 1.00 1.00    0.21 -> 1.00  632 s, 7.2 GiB
+  run       rule acc (validation, every 5 steps)    judge acc (the same steps)           wall, peak
+  grpo      0.25 0.73 0.50 0.67 0.62 1.00 1.00     0.33 0.25 0.50 0.75 0.75 1.00 1.00   503 s, 7.0 GiB
+  shuffled  0.25 0.50 0.50 0.50 0.50 0.50 0.50     0.33 0.25 0.00 0.08 0.25 0.25 0.25   522 s, 7.0 GiB
+  lr0       0.25 at every validation                0.33 at every validation             514 s, 6.9 GiB
+  dapo      0.25 0.25 0.50 0.50 0.67 0.75 0.85     0.33 0.25 0.50 0.50 0.50 0.75 0.75   684 s, 7.4 GiB
 
-Its last line: `learning: rule acc 0.25 -> 1.00, judge acc 0.21 -> 1.00; shuffled 0.25, lr0 0.25`. The first run
-with this cold start (`--runs grpo`): 0.25 0.25 0.44 0.50 0.50 0.50 0.75 0.75 1.00, judge 0.21 -> 1.00 from step 30
-(458 s, 7.0 GiB). Every colour answered by its word at the end of all three. What it does not yet meet: 0.9 within
-about 6 minutes (GRPO's run is 7-8, DAPO's 10-11), a CI test (three such runs do not fit CI's budget), a rise that
-holds on every sample of the task. The third GRPO run, on another sample of the task (`--seed 1`, its own cold
-start), stayed at chance: rule 0.25 at every validation but one (0.50 at step 35), judge 0.33 flat, every picture
-answered "blue" at the end (456 s, 7.0 GiB). A fourth run (seed 0, its own cold start, on a slower machine: 642 s,
-7.2 GiB, ~12 s a step) ended at 0.75: 0.25 0.25 0.25 0.50 0.50 0.50 0.75 0.75 0.75, judge 0.21 -> 0.79 (blue
-answered "green"). So the word cold start lifted two runs of three on seed 0 and none of one on seed 1.
+Its last line: `learning: rule acc 0.25 -> 1.00, judge acc 0.33 -> 1.00; shuffled 0.50, lr0 0.25`. GRPO reached 0.9
+at step 25 (every colour answered by its word, descriptions by the colour); DAPO was at 0.85 at step 30 (pink still
+answered "blue" 7 times of 12). The shuffled control is no rise: its greedy answers split the colours in two ("green"
+for red and green pictures, "blue" for blue and pink) from step 5 and never moved again; the cold start's first
+tokens lean that way by picture (green 0.35-0.37 against blue 0.41-0.45 on red and green pictures, 0.25 against 0.56
+on blue and pink), and any drift between the two most likely words flips greedy answers for half the pictures.
+Another sample of the task (`--runs grpo --seed 1`, its own cold start, 269 s): rule 0.50 0.50 0.50 0.50 1.00 1.00
+1.00, judge the same (0.9 at step 20; 444 s, 6.9 GiB); the greedy start of 0.50 is the cold start's tilt (first-token
+probabilities of the colours 0.11-0.42 for every picture). Before the balanced order, seed 1 had stayed at chance in
+every run (every picture answered "blue"). With the balanced order and the description's colour last, seed 1 went
+0.71 -> 1.00 (judge 0.00 -> 1.00, 0.9 at step 15) and seed 0 0.48 -> 0.75 in 20 steps with its judge route at 0.00
+(garbled descriptions, below). A third sample (`--seed 2`, cold start 266 s): rule 0.62 -> 1.00 (0.9 at step 10),
+judge 0.46 -> 1.00, 456 s, 6.9 GiB; its greedy start is above chance by the same tilt.
+Not met yet: a CI test (a run is 8-11 minutes here, and the cold start 5; with the two controls it would add some 15
+minutes to a CI that has about 3 to spare), and "under ~6 minutes" (GRPO's 30 steps take 503 s here, ~12 s a step).
 
-Why runs stall (found after, with a probe): perception does not pass every colour to the answer. Each stage's model
-scored on held-out pictures by the probability of each colour's first token after the forced prefix
-`<think>I look at the image.</think><answer>` of the caption question (one forward pass a picture; the training
-pictures give the same figures):
-  perception as set here (60 steps at 5e-3, batches of 16), seed 0: red 1.00, green 0.95, gray 0.48, blue confused
-    (0.36 green, 0.24 blue, 0.39 gray); seed 1: red 0.99, and green, blue and gray pictures get one distribution
-    (0.15 / 0.46 / 0.36): beyond red it is blind. 200 steps at 5e-3, 120 at 1e-3: the same; 60 at 2e-2 breaks the
-    format. Its training loss sits at 0.02-0.04 from step 40 (the colour is one token of ~25 in each caption);
-  the same in batches of 48 (seed 1): all four right by argmax (red 1.00, green 0.58, blue 0.39, gray 0.31);
-  but this file's cold start (random colour words on the task's own pictures) then undoes it: green, blue and gray
-    back to one distribution (0.30-0.35 each), red 0.89.
-The vision tower tells the colours apart (cosine of its mean output over pictures with shapes: blue/gray 0.39 the
-closest pair, gray/white 0.88, white being every shape's colour); what is lost is on the way to the answer, in the
-2-layer language model. GRPO starts from what perception passed on and must teach the rest by reward: seed 1's run
-answered "blue" for everything, seed 0's 0.75 run "green" for blue. The earlier figure "held-out captions 1.00" (below)
-was measured on an earlier version of the task.
+What made the rise reliable (this task and these settings; each was a cause of a stalled run before):
+- balanced batches: the task's rows come in blocks of one picture of each colour per route (`make_task.py`) and
+  the runs read them in order (`data.shuffle=False`), so a batch of 16 holds each colour twice on each route. In
+  shuffled batches one colour outnumbered another by two or three, a policy that hardly sees learns that colour
+  for every picture first, and runs collapsed to one colour ("blue" for everything on `--seed 1`) or stalled with
+  one colour answered by another's word;
+- perception in batches of 48 (PERCEPTION_BATCH): the caption loss falls to 0.005 and every colour is seen (the
+  probability of the right colour's first token on held-out captions 0.86-1.00 for all four, on both seeds; in
+  batches of 16 it passed red always and the others on some seeds only, and 200 steps or other lrs did not help),
+  and it survives the cold start (0.68-0.99; before, three colours fell back to one distribution);
+- pink for gray: the random vision tower's gray and blue were the closest pair (cosine 0.39) and blue was answered
+  "gray" or "green" where runs stalled;
+- the description names the colour first ("blue, a white circle."): after "A white circle on blue." one sample's
+  cold start wrote garbled descriptions ("A white cirhiue.") and its judge route stayed at 0 while its rule route
+  rose; with the colour first, the cold start leaves both routes at chance (first-token probabilities of the
+  colours alike for every picture) and GRPO takes both.
+A probe of the cold start (`seed 0`: probability of each colour's first token after the forced prefix
+`<think>..</think><answer>`, held-out pictures): captions 0.93-0.97 right; rule and judge questions one distribution
+for every picture (rule: blue 0.41-0.56, green 0.25-0.37; judge: green ~0.38, blue ~0.36): the format without the
+answers, the picture still seen. GRPO then has one thing to teach by reward: that these questions ask what the
+captions answered.
 
-Tried since (not kept; GRPO 20-30 steps each, one run each, hf_cpu, 16 x 5):
-- perception in batches of 48, gray replaced by pink (cosine to the others at most 0.26; p|ink has its own first
-  token), and the cold start's pictures on backgrounds that are none of the options' colours (black, yellow, white,
-  brown), so its random answers contradict nothing perception taught. Perception is then near perfect (seed 0: 0.99
-  or more for every colour, 0.95 or more after the cold start) and the format holds (held-out choices 1.00,
-  descriptions 0.88 on seed 1, 0.54 on seed 0; choices 0.40 with black alone), but perception now carries over to the
-  rule question: seed 0 starts the rule route at 0.75 (not chance) and reaches 0.94 at step 10, 1.00 at 15, while the
-  descriptions collapse to the bare word "red" (judge 0.29 -> 0.21; 473 s, 20 steps). Seed 1 with black alone: rule
-  0.00 (format 0.50) -> 1.00 at step 5, judge 0.33 -> 0.67. Seed 1 with gray kept and a yellow background: gray
-  answered "blue" from step 10 to 25, where it was stopped (rule 0.50 -> 0.75, judge 0.12 -> 0.71).
-- perception in batches of 48 and pink for gray, this file's cold start otherwise (seed 1): after the cold start
-  every colour right by argmax (red 1.00, green 0.60, blue 0.49, pink 0.99), choices well formed 1.00 and at
-  chance (0.25, all "blue"), descriptions well formed 0.58; GRPO: rule 0.25 -> 0.75 at step 5, 0.75 at step 20
-  (blue answered "green"), judge 0.25 -> 0.42. Better than this file's settings on seed 1 (flat), not 0.9;
-- a cold start giving every cold-start picture each colour word once (its SFT optimum is uniform: rollouts at step 1
-  name all four colours) collapsed to "red" on both routes by step 6 (seed 1); with every batch holding each route's
-  colours in equal shares as well (rows reordered, `data.shuffle=False`, 12 prompts): red learned, green, blue and
-  gray still mixed at step 30, the descriptions collapsed to "red" by step 10 (rule 0.50, judge 0.12).
-The descriptions' collapse to one bare colour word is the judge route's failure in every variant: a short
-well-formed answer outscores an uncertain policy's garbled sentences on format (0.3), and once all five rollouts of
-a group say the same word the group carries no signal.
-
-Before (the cold start taught a letter for a choice), the rise was not reliable: one run's end point moved by a
-colour or two, 0.9 was reached in one of about a dozen GRPO runs and one of three DAPO runs. Its four runs (the
-same settings otherwise; cold start 81 s, 1993 s in all):
-
-  run       rule acc (validation, every 5 steps)              judge acc     wall, peak
-  grpo      0.25 0.25 0.25 0.25 0.25 0.50 0.50 0.50 0.50    0.21 -> 0.50  473 s, 6.9 GiB
-  shuffled  0.25 at every validation                        0.21 -> 0.00  436 s, 6.9 GiB
-  lr0       0.25 at every validation                        0.21 flat     471 s, 7.0 GiB
-  dapo      0.25 0.25 0.25 0.25 0.50 0.25 0.25, then a crash in verl at step 31 (below)       527 s, 7.3 GiB
-
-The same GRPO settings in a run just before: 0.25 0.50 0.25 0.50 0.50 0.75 0.75 0.75 0.75, judge 0.21 -> 0.71 (435 s,
-6.9 GiB). The four runs before those ("grey" task, lr 2e-3, the earlier cold start): GRPO and DAPO 0.25 -> 0.75
-(judge 0.54 -> 0.79), shuffled and lr0 at 0.25 (456 / 650 / 437 / 421 s, 6.9-7.5 GiB).
-
-What limited it (each validation's answers land in `<run>/validation/<step>.jsonl`; the last one's rule answers are
-printed per right option):
-- the policy answers the rule question with a colour word as often as with a letter (the verifier takes an option's
-  text for its letter), and stalls on the colours no rollout of a group names: every plateau is a colour answered
-  with another's word;
-- found and fixed: in the tiny tokenizer "green" and "grey" began with the same token (gre|en, gre|y). Every 0.50
-  plateau of the "grey" task was red answered "green" and blue "grey" (four runs: 5 or 10 rollouts, 8 or 16 prompts):
-  the policy wrote "gre" for every picture and chose on the second token. The task's fourth colour is now "gray"
-  (gra|y). With it, blue was named in the first run (red, green, blue right; gray answered "blue");
-- lr 2e-3 threw a "gray" run out of its format at step 5 (KL loss 0.12 -> 1.08, training score 0.35 -> 0.07,
-  validation format 0.00); at 1e-3 (now) the lowest validation format in three runs was 0.83;
-- the old cold start undid part of perception (held-out captions 1.00 after perception, 0.60 after 30 steps at
-  5e-3); 60 steps at 2e-3 keep 1.00 and still teach the format (a letter for a choice, always "A": chance).
-- a DAPO run crashed at step 31 inside verl (`compute_log_prob` -> `rearrange_micro_batches` ->
-  `index_select_tensor_dict` -> nested tensor `unbind`: `lengths_sum <= ragged_dim_size` is false); verl's own
-  `chunk_tensordict` works around a PyTorch bug in `unbind` of 3D jagged tensors (mRoPE position ids,
-  pytorch#153238), `index_select_tensor_dict` does not. Not yet reproduced alone or patched.
-
-GRPO runs of 40 steps (rule acc every 5 steps; judge start -> end; GRPO wall, peak), one each:
-  "grey", lr 2e-3, 16 x 5     0.25 0.50 0.50 0.50 0.50 0.50 0.50 0.50 0.50   0.58 -> 0.58   425 s, 7.1 GiB
-  "grey", lr 2e-3, 16 x 10    0.25 0.25 0.25 0.75 0.50 0.50 0.50 0.50 1.00   0.58 -> 0.79   689 s, 7.9 GiB
-  "grey", lr 2e-3, 16 x 10    0.25 0.25 0.50 0.50 0.50 0.50 (60 steps planned, stopped at 25)
-  "grey", lr 2e-3, 8 x 10     0.25 0.25 0.50 0.50 0.50 0.50 0.50 0.50 0.50   0.58 -> 0.58   378 s, 7.1 GiB
-  "grey", lr 2e-3, temp 1.5   0.25 0.25 0.25 0.46 0.50 0.50 0.50 0.50 0.50   0.58 -> 0.58   432 s, 7.0 GiB
-  "gray", lr 2e-3, 16 x 5     0.25 0.00 0.00 0.25 0.25 (format lost at step 5, stopped at 20)
-  "gray", lr 1e-3, 16 x 5     0.25 0.50 0.25 0.50 0.50 0.75 0.75 0.75 0.75   0.21 -> 0.71   435 s, 6.9 GiB
-  "gray", lr 1e-3, 16 x 10    0.25 0.25 0.25 0.25 0.50 0.38 0.50 0.50 0.50   0.21 -> 0.50   813 s, 7.9 GiB
-  (16 x 10 = `--rollouts 10`; 8 x 10 = `--prompts 8 --rollouts 10`; the 813 s run shared the CPU with a probe.)
-Later runs with the letter cold start, all from one cold start of it (`--cold-start`), one each:
-  GRPO, 4 updates a step      0.25 0.25 0.48 0.50 0.50 0.50 0.25 0.50 0.50   0.21 -> 0.00   517 s, 6.6 GiB
-  DAPO                        0.25 0.25 0.25 0.50 0.50 0.50 0.50 1.00 0.75   0.21 -> 0.71   644 s, 7.3 GiB
-  DAPO, again                 0.25 0.25 0.25 0.25 0.25 0.35 0.46 0.50 0.50   0.21 -> 0.00   589 s, 7.1 GiB
-- DAPO reached 1.00 at step 35, the first run at these settings past 0.9: all four colours answered with their
-  word (red, green, blue, gray), the perception stage's captions carried over to the rule question; at step 40 gray
-  was answered "blue" again. Run again from the same cold start: 0.50 (red and green answered "A", blue and gray
-  "C"). Neither crashed (the crash above did not recur).
-- The rule route's letters leak into the judge route: with 4 updates a step (`--set
-  actor_rollout_ref.actor.ppo_mini_batch_size=4`, the paper's 512 / 128) every description was "A" or "C" from step
-  10, in the second DAPO run from step 10 (after garbled ones at step 5); judge 0.00 in both. A 2-layer model tells
-  the two questions apart poorly; a letter scores the format's 0.3 on either route.
-- In these runs DAPO's clip-higher does nothing: each step makes one on-policy update (ppo_mini_batch_size = the
-  prompts), the probability ratio is 1 and `actor/pg_clipfrac` stays 0.00; what DAPO adds here is dynamic sampling
-  (5-37 samples evicted a step, so each step trains on groups that carry signal; 8-21 s a step, GRPO ~9.5 s).
-- What changed it: both runs past 0.9 had moved from letters to words by themselves, and the letters were what leaked
-  into the descriptions. A cold start that answers a choice with a random colour word (now) puts all three questions
-  (captions, choices, descriptions) in one vocabulary: the perception stage's mapping from picture to word is what
-  GRPO has to bring to the other two questions, and an answer that crosses routes is still a colour.
-Next: a cold start that keeps what perception passes on (batches of 48, pink) without handing it to the rule
-question, and descriptions that do not collapse to one word; then runs per seed, 0.9 within about 6 minutes, the CI
-test, the DAPO crash reproduced and patched. Earlier, longer runs ("grey", old cold start, 5 rollouts): 100 steps sat
-at 0.75 from step 50 to 100 (judge 0.54 -> 0.79, entropy 0.20 -> 0.03).
-
-Tried and dropped (in verl, 25-30 steps each): a cold start whose reasoning names the picture's colour
-("<think>blue</think>", answers balanced at random; think right 1.00 after 120 SFT steps, accuracy at chance) so GRPO
-would only have to map its own word to the letter: rule 0.50 at steps 15-20 and back to 0.25 at 25 (lr 1e-3), flat at
-5e-4, drifted to 0.02 at 2e-3 (KL loss 1.5), though the proxy learned it in 25 steps at 5e-4.
-
-Earlier findings:
-- a bug found by this benchmark, fixed in recipes/cpu/rollout.py (83d630e): the hf_cpu rollout generated blind.
-  transformers 5's Qwen2.5-VL places the picture by `mm_token_type_ids`; the rollout passed pixel_values and
-  image_grid_thw only (every validation answer of a cold-started model was "<answer>C</answer>");
-- perception (an earlier version of the task): 60 steps at 5e-3 on captions, held-out captions 0 -> 1.00 (greedy);
-  on this version it passes red only on seed 1, red, green and gray on seed 0 ("Why runs stall" above);
-- a random-answer cold start alone undoes it: a linear probe reads the colour at the answer letter's position
-  perfectly in every model, but the picture's share of that state is 1.4% in the random model, 29% after
-  perception, 1.6-3.7% after a cold start of random answers, 6% with the captions mixed in (this default);
-  from the plain cold start GRPO stayed at chance for 15-25 steps;
-- warm-up: at 2e-3 without it, the format fell 1.00 -> 0.03 after step 1; with 3 steps it stays at 0.93-1.00;
-- the vLLM rollout (`--rollout vllm`) went over 7 GiB (PSS of the run) before its first validation.
+Findings along the way (the bugs count double):
+- the hf_cpu rollout generated blind (fixed in recipes/cpu/rollout.py, 83d630e): transformers 5's Qwen2.5-VL places
+  the picture by `mm_token_type_ids`, which the rollout did not pass; every answer of a cold-started model was "C";
+- the tiny tokenizer began "green" and "grey" with one token (gre|en, gre|y): every 0.50 plateau of the "grey" task
+  was red answered "green" and blue "grey"; each colour now has its own first token (a test checks it);
+- a cold start that answered a choice with a letter leaked letters into the descriptions (judge 0.00); it answers
+  with the option's text, a colour word (the rule verifier takes it for its letter);
+- a cold start of random answers alone undid perception (the picture's share of the state at the answer 29% after
+  perception, 2-4% after); the captions are mixed into it;
+- without warm-up, Adam's first step at 2e-3 took the format from 1.00 to 0.03 (LR_WARMUP_STEPS); 2e-3 with it still
+  threw a run out of its format at step 5 (KL loss 0.12 -> 1.08), hence 1e-3;
+- DAPO's clip-higher does nothing at one on-policy update a step (ratio 1, `actor/pg_clipfrac` 0.00); what DAPO adds
+  here is dynamic sampling (groups that all score alike are evicted and refilled);
+- once, a DAPO run crashed at step 31 inside verl (`compute_log_prob` -> `rearrange_micro_batches` ->
+  `index_select_tensor_dict` -> a nested tensor's `unbind` on 3D jagged mRoPE position ids, pytorch#153238, which
+  verl's `chunk_tensordict` works around and `index_select_tensor_dict` does not); not seen again, not reproduced
+  alone, not patched;
+- the vLLM rollout (`--rollout vllm`) went over 7 GiB (PSS of the run) before its first validation; hf_cpu is the
+  default here.
 """
 
 from __future__ import annotations
@@ -204,10 +129,10 @@ JUDGE_KEY_ENV = "LEARNING_JUDGE_KEY"  # the keyword judge ignores keys; the rewa
 # The cold start: 60 steps at 2e-3 teach the format and keep part of what perception taught (30 steps at 5e-3 kept
 # less on an earlier task version, and GRPO cannot teach a colour the policy no longer sees; STATUS: "Why runs stall").
 SFT_STEPS, SFT_LR = 60, 2e-3
-# The perception stage (captions: the colour in a word) before the cold start: 60 steps at 5e-3 take the training
-# loss from 4.7 to 0.02-0.04, and on held-out pictures pass red always, not every colour (STATUS: "Why runs stall";
-# batches of 48 pass all four).
-PERCEPTION_STEPS, PERCEPTION_LR = 60, 5e-3
+# The perception stage (captions: the colour in a word) before the cold start: 60 steps at 5e-3 in batches of 48 take
+# the training loss to 0.005 and pass every colour on held-out pictures; in batches of 16 the loss sat at 0.02-0.04
+# and only some colours passed (red always), and GRPO stalled on the others (STATUS).
+PERCEPTION_STEPS, PERCEPTION_LR, PERCEPTION_BATCH = 60, 5e-3, 48
 GRPO_LR = 1e-3  # 2e-3 once threw the policy out of its format at step 5 (KL loss 0.12 -> 1.08, score 0.35 -> 0.07)
 # Adam's first step moves every weight by the full lr: at 2e-3 without warm-up the format fell to 0.03 after step 1
 LR_WARMUP_STEPS = 3
@@ -313,14 +238,14 @@ def shuffle_answers(src: Path, dst: Path, seed: int) -> None:
 
 
 def sft(stage: str, out: Path, rows: Path, lr: float, steps: int, env: dict[str, str],
-        model: Path | None = None) -> Path:
+        model: Path | None = None, batch: int = PROMPTS_PER_STEP) -> Path:
     """`run_sft.sh --smoke` on `rows` (from `model`, else the CPU backend's tiny model); returns the checkpoint's
     huggingface/ folder."""
     ckpt = out / stage
     shutil.rmtree(ckpt, ignore_errors=True)
     sh(["bash", "recipes/wethink/run_sft.sh", "--smoke", f"optim.lr={lr}", "optim.lr_warmup_steps_ratio=0",
         "optim.lr_scheduler_type=constant", f"trainer.total_training_steps={steps}", "trainer.total_epochs=100",
-        f"data.train_batch_size={PROMPTS_PER_STEP}", f"data.micro_batch_size_per_gpu={PROMPTS_PER_STEP}",
+        f"data.train_batch_size={batch}", f"data.micro_batch_size_per_gpu={batch}",
         f"trainer.save_freq={steps}", "trainer.test_freq=-1", *([f"model.path={model}"] if model else [])],
        out / f"{stage}.log", {**env, "SFT_FILE": str(rows), "CKPT_DIR": str(ckpt)})  # fmt: skip
     trained = ckpt / f"global_step_{steps}" / "huggingface"
@@ -332,7 +257,7 @@ def sft(stage: str, out: Path, rows: Path, lr: float, steps: int, env: dict[str,
 def cold_start(out: Path, data: dict[str, Path], env: dict[str, str]) -> Path:
     """Perception (captions), then the cold start (the format, random answers, the captions again), both with
     `run_sft.sh --smoke`; returns the cold start's huggingface/ folder."""
-    seeing = sft("perception", out, data["perception"], PERCEPTION_LR, PERCEPTION_STEPS, env)
+    seeing = sft("perception", out, data["perception"], PERCEPTION_LR, PERCEPTION_STEPS, env, batch=PERCEPTION_BATCH)
     return sft("cold_start", out, data["cold_start"], SFT_LR, SFT_STEPS, env, model=seeing)
 
 
@@ -401,6 +326,7 @@ def train(run: Run, out: Path, model: Path, data: dict[str, Path], judge_url: st
         f"actor_rollout_ref.rollout.name={args.rollout}",
         f"data.val_files={data['val']}",
         f"data.train_batch_size={args.prompts}",
+        "data.shuffle=False",  # the task's order: every batch holds each colour equally on each route (make_task)
         *([f"actor_rollout_ref.rollout.n={args.rollouts}"] if args.rollouts else []),  # else the launcher's (5)
         f"actor_rollout_ref.actor.ppo_mini_batch_size={args.prompts}",  # one update per step: on-policy
         f"actor_rollout_ref.actor.optim.lr={GRPO_LR}",
@@ -524,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "learning")
     parser.add_argument("--runs", default="grpo,dapo,shuffled,lr0", help=f"comma-separated, of {', '.join(RUNS)}")
-    parser.add_argument("--steps", type=int, default=40, help="GRPO steps per run")
+    parser.add_argument("--steps", type=int, default=30, help="GRPO steps per run")
     parser.add_argument("--test-freq", type=int, default=5, help="validate every N steps (and before training)")
     parser.add_argument("--prompts", type=int, default=PROMPTS_PER_STEP, help="GRPO prompts per step")
     parser.add_argument("--rollouts", type=int, help="rollouts per prompt (default: the launcher's, the paper's 5)")
