@@ -115,10 +115,11 @@ def pictures(out: Path, prefix: str, count: int, rng: random.Random) -> list[tup
 
 def task_rows(made: list[tuple[str, str, str]], judge_every: int) -> list[dict]:
     """A rule row per picture and a judge row for every `judge_every`-th, in blocks: the rule rows of one picture of
-    each colour, then the judge rows of the same pictures. Read in this order (`data.shuffle=False`), every batch of a
-    multiple of the block's rows holds each colour equally on each route. Why: a policy that hardly sees learns first
-    what a batch rewards most, whatever the picture; in shuffled batches of 16 one colour outnumbers another by two or
-    three, and runs collapsed to answering one colour for every picture (bench_learning's STATUS)."""
+    each colour, then the judge rows of the same pictures. Read in this order (`data.shuffle=False`), with a judge row
+    for every picture (the default), every batch of a multiple of the block's rows holds each colour equally on each
+    route. Why: a policy that hardly sees learns first what a batch rewards most, whatever the picture; in shuffled
+    batches of 16 one colour outnumbers another by two or three, and runs collapsed to answering one colour for every
+    picture (bench_learning's STATUS)."""
     rows = []
     for start in range(0, len(made), len(COLOURS)):
         block = made[start : start + len(COLOURS)]
