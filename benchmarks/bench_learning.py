@@ -125,9 +125,10 @@ JUDGE_KEY_ENV = "LEARNING_JUDGE_KEY"  # the keyword judge ignores keys; the rewa
 
 # Settings of the runs, the same for every run (the controls change one thing each). The paper's values where they
 # make sense for a 2-layer model: GRPO, 5 rollouts per prompt, KL loss low_var_kl 0.01; its lr (1e-6, for 7B
-# pretrained weights) would not move a tiny random model in 40 steps.
-# The cold start: 60 steps at 2e-3 teach the format and keep part of what perception taught (30 steps at 5e-3 kept
-# less on an earlier task version, and GRPO cannot teach a colour the policy no longer sees; STATUS: "Why runs stall").
+# pretrained weights) would not move a tiny random model in 30 steps.
+# The cold start: 60 steps at 2e-3 teach the format and keep what perception taught (held-out captions 0.68-0.99 right
+# after it; 30 steps at 5e-3 kept less on an earlier task version, and GRPO cannot teach a colour the policy no
+# longer sees).
 SFT_STEPS, SFT_LR = 60, 2e-3
 # The perception stage (captions: the colour in a word) before the cold start: 60 steps at 5e-3 in batches of 48 take
 # the training loss to 0.005 and pass every colour on held-out pictures; in batches of 16 the loss sat at 0.02-0.04
@@ -415,7 +416,7 @@ def plot(results: list[Result], out: Path) -> None:
 
 def rule_answers(run_dir: Path) -> str:
     """What the run's last validation answered on the rule route, per right option: where a plateau comes from
-    (a colour the policy never names reads as `C blue: grey 12`)."""
+    (a colour the policy never names reads as `D pink: blue 12`)."""
     from collections import Counter, defaultdict
 
     from rewards.format import extract_answer
