@@ -72,7 +72,10 @@ def test_every_batch_read_in_order_holds_each_colour_equally_on_each_route(tmp_p
 
     rows = files["train.jsonl"]
     assert len(rows) == 128 and balanced(rows, 8) and balanced(rows, 16)
-    assert all(row["answer"].startswith(colour(row) + ", a white ") for row in rows if row["reward"] == "model")
+    judged = [row for row in rows if row["reward"] == "model"]
+    assert all(row["answer"].startswith(colour(row) + ", a white ") for row in judged)
+    picture_colour = {row["image_path"]: colour(row) for row in rows if row["reward"] == "rule"}
+    assert all(colour(row) == picture_colour[row["image_path"]] for row in judged)  # the picture's, named first
     shuffled = rows[:]
     random.Random(0).shuffle(shuffled)
     assert not balanced(shuffled, 16)  # the control
