@@ -25,12 +25,16 @@ It prints start and end validation accuracy per route for each run, the steps ea
 route, wall time and peak memory; writes the learning curves (`learning.png`), each run's plot by the project's run
 plot (`<run>/run.png`) and `results.json`. Its last line:
 `learning: rule acc S -> E, judge acc S -> E; shuffled E, lr0 E` (GRPO's validation accuracies; the controls' rule
-accuracy at their last step).
+accuracy at their last step). The line before it is the verdict (`verdict()`): GRPO learned if its rule route ends
+at 0.9 or above and both routes rose by RISE or more; a control learned if it reached 0.9 on either route or ended
+more than one colour of four (FLIP) above its start. The exit status is 1 when GRPO did not learn, a control did, or
+a run failed; `tests/test_learning_run.py` asserts it (opt-in, `WETHINK_LEARNING=1`: see STATUS for why not in CI).
 
 What it would prove: the reward reaches the policy gradient with the right sign and scale through verl's own
 trainer, on both routes. What it cannot: anything about scale (a 2-layer model, 64 hidden units) or real images.
 
-STATUS (issue 21, open: the CI test). It learns, from chance, on both routes. The benchmark's
+STATUS (issue 21, open: its test does not fit CI's budget, see the end of this paragraph). It learns, from chance,
+on both routes. The benchmark's
 defaults (`--runs grpo,shuffled,lr0,dapo`: 30 steps, validation every 5, hf_cpu rollout, 16 prompts x 5 rollouts,
 lr 1e-3) on seed 0, one quiet 2-core machine, 2531 s in all (perception and cold start 298 s):
 
@@ -53,8 +57,15 @@ every run (every picture answered "blue"). With the balanced order and the descr
 0.71 -> 1.00 (judge 0.00 -> 1.00, 0.9 at step 15) and seed 0 0.48 -> 0.75 in 20 steps with its judge route at 0.00
 (garbled descriptions, below). A third sample (`--seed 2`, cold start 266 s): rule 0.62 -> 1.00 (0.9 at step 10),
 judge 0.46 -> 1.00, 456 s, 6.9 GiB; its greedy start is above chance by the same tilt.
-Not met yet: a CI test (a run is 8-11 minutes here, and the cold start 5; with the two controls it would add some 15
-minutes to a CI that has about 3 to spare), and "under ~6 minutes" (GRPO's 30 steps take 503 s here, ~12 s a step).
+Not met: "under ~6 minutes" a run (GRPO's 30 steps take 444-503 s here: ~12 s a step, 0.15 s a sample, no part of
+it fixed per step), and a test in CI. A step of 8 prompts takes 6.5 s, and seeds 1 and 2 reached 1.00 on both routes
+by step 20 at that size (validated on 16 pictures every 10 steps; 366-371 s a run, ~100 s of it building the CPU
+backend's tiny model into a fresh cache), but seed 0 did not: 0.94 at step 30
+in one run, and in the benchmark's own settings 0.25 -> 0.75 (pink answered "blue") with its descriptions falling
+apart ("green, weeee") until their answer block was lost (judge 0.33 -> 0.52); so 16 prompts stay. The test
+(`tests/test_learning_run.py`: the benchmark without DAPO, asserting its verdict) takes about 30 minutes here (the
+cold start 3-5, each run 8-9), and CI's whole budget is 25, of which its other tests take 22-24 (1331 and 1435 s on
+the landing machine): it runs when asked (`WETHINK_LEARNING=1`), not in `bash tests/run.sh`'s default set.
 
 What made the rise reliable (this task and these settings; each was a cause of a stalled run before):
 - balanced batches: the task's rows come in blocks of one picture of each colour per route (`make_task.py`) and
@@ -121,6 +132,10 @@ from recipes.wethink.plot_run import load_scalars  # noqa: E402
 
 RULE_ACC, JUDGE_ACC, FORMAT = "val-aux/wethink/rule/acc", "val-aux/wethink/model/acc", "val-aux/wethink/format"
 GOAL = 0.9  # the rule route's validation accuracy a learning run must reach
+RISE = 0.3  # the least rise over its start that counts as learning, on either route (GRPO's rose 0.38-0.75: STATUS)
+# A control may end one colour of four above its start: a greedy answer flips with any drift between the cold
+# start's two likeliest words (the shuffled control at 0.50: STATUS); more than that, or GOAL, would be learning.
+FLIP = 0.25
 JUDGE_KEY_ENV = "LEARNING_JUDGE_KEY"  # the keyword judge ignores keys; the reward still reads one from the environment
 
 # Settings of the runs, the same for every run (the controls change one thing each). The paper's values where they
@@ -137,7 +152,10 @@ PERCEPTION_STEPS, PERCEPTION_LR, PERCEPTION_BATCH = 60, 5e-3, 48
 GRPO_LR = 1e-3  # 2e-3 once threw the policy out of its format at step 5 (KL loss 0.12 -> 1.08, score 0.35 -> 0.07)
 # Adam's first step moves every weight by the full lr: at 2e-3 without warm-up the format fell to 0.03 after step 1
 LR_WARMUP_STEPS = 3
+# Two blocks of the task a step (each colour twice on each route): one block (8 prompts) halves a step's time,
+# and seed 0 then stalled at 0.75 with its descriptions falling apart (STATUS).
 PROMPTS_PER_STEP = 16
+COLD_START_BATCH = 16
 RESPONSE_TOKENS = 48  # a well-formed answer is 20-30 tokens of the tiny tokenizer
 
 
@@ -195,7 +213,9 @@ def prepare(out: Path, args) -> dict[str, Path]:
     py = sys.executable
     sh([py, "examples/learn/make_task.py", "--out", str(task), "--train", str(args.train_pictures),
         "--val", str(args.val_pictures), "--seed", str(args.seed)], out / "make_task.log")  # fmt: skip
-    size = json.loads((task / "task.json").read_text())["pixels"]  # every picture at its own size
+    manifest = json.loads((task / "task.json").read_text())
+    check_prompts(args.prompts, manifest["block"])
+    size = manifest["pixels"]  # every picture at its own size
     pixels = ["--min-pixels", str(size), "--max-pixels", str(size)]
     for split in ("train", "val"):  # prepared apart, so validation holds pictures training never shows
         sh([py, "-m", "data_prep.wethink", "--jsonl", str(task / f"{split}.jsonl"), "--image-root", str(task),
@@ -219,6 +239,14 @@ def prepare(out: Path, args) -> dict[str, Path]:
             "pixels": size}  # fmt: skip
 
 
+def check_prompts(prompts: int, block: int | None) -> None:
+    """A batch read in order is balanced only as a whole number of the task's blocks (make_task): with 12 prompts,
+    some colours come twice in a batch and others once, and a policy that hardly sees learns those first."""
+    if not block or prompts % block:
+        raise SystemExit(f"--prompts {prompts}: must be a multiple of the task's balanced block of {block} rows "
+                         "(each colour once on each route)")
+
+
 def shuffle_answers(src: Path, dst: Path, seed: int) -> None:
     """The rows of `src` with their ground truths permuted among rows of the same route: the same prompts and the
     same answer distribution, but an answer that no longer follows the picture."""
@@ -239,7 +267,7 @@ def shuffle_answers(src: Path, dst: Path, seed: int) -> None:
 
 
 def sft(stage: str, out: Path, rows: Path, lr: float, steps: int, env: dict[str, str],
-        model: Path | None = None, batch: int = PROMPTS_PER_STEP) -> Path:
+        model: Path | None = None, batch: int = COLD_START_BATCH) -> Path:
     """`run_sft.sh --smoke` on `rows` (from `model`, else the CPU backend's tiny model); returns the checkpoint's
     huggingface/ folder."""
     ckpt = out / stage
@@ -447,6 +475,40 @@ def last_line(results: dict[str, Result]) -> str:
     return "learning: " + "; ".join(filter(None, [", ".join(parts), ", ".join(controls)]))
 
 
+def verdict(results: dict[str, Result]) -> list[str]:
+    """What the runs failed to show (empty: all of it): GRPO ends at GOAL or above on the rule route and rises by
+    RISE or more on both routes; each control (shuffled, lr0) never reaches GOAL and ends at most FLIP above its
+    start on either route. DAPO is reported, not judged."""
+    problems = []
+    for name, result in results.items():
+        if name not in ("grpo", "shuffled", "lr0"):
+            continue
+        for tag, route in ((RULE_ACC, "rule"), (JUDGE_ACC, "judge")):
+            curve = result.curves.get(tag) or []
+            if not curve:
+                problems.append(f"{name}: no {route} accuracy was validated")
+                continue
+            start, end, best = curve[0][1], curve[-1][1], max(value for _, value in curve)
+            if name == "grpo":
+                if tag == RULE_ACC and end < GOAL:
+                    problems.append(f"grpo: rule acc ends at {end:.2f}, under {GOAL}")
+                if end - start < RISE:
+                    problems.append(f"grpo: {route} acc rose {start:.2f} -> {end:.2f}, less than {RISE}")
+            elif best >= GOAL or end - start > FLIP + 1e-9:
+                problems.append(f"{name} (a control) learned: {route} acc {start:.2f} -> {end:.2f}, best {best:.2f}")
+    return problems
+
+
+def verdict_line(results: dict[str, Result], problems: list[str]) -> str:
+    """The verdict in a line, naming only the runs it judged."""
+    if problems:
+        return "verdict: " + "; ".join(problems)
+    controls = [name for name in ("shuffled", "lr0") if name in results]
+    parts = (["grpo learned both routes"] if "grpo" in results else []) + (
+        [f"{' and '.join(controls)} did not learn"] if controls else [])
+    return "verdict: " + ("; ".join(parts) or "nothing to judge (no grpo, shuffled or lr0 run)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "learning")
@@ -492,8 +554,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in results:
         print(f"{name}: rule answers at the last validation, per right option: {rule_answers(out / name)}")
     print(f"plot: {out / 'learning.png'}; each run's: {out}/<run>/run.png; total {time.monotonic() - started:.0f} s")
+    problems = verdict(results)
+    print(verdict_line(results, problems))
     print(last_line(results))
-    return 1 if any(r.returncode for r in results.values()) else 0
+    return 1 if problems or any(r.returncode for r in results.values()) else 0
 
 
 if __name__ == "__main__":

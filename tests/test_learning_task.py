@@ -58,7 +58,9 @@ def test_every_batch_read_in_order_holds_each_colour_equally_on_each_route(tmp_p
     import random
 
     files = make(tmp_path, "--train", "64", "--val", "8", "--cold-start", "4")
-    options = json.loads((tmp_path / "task.json").read_text())["options"]
+    manifest = json.loads((tmp_path / "task.json").read_text())
+    options, block = manifest["options"], manifest["block"]
+    assert block == 8  # the benchmark refuses --prompts not a multiple of it
     task = task_module()
 
     def colour(row: dict) -> str:
@@ -67,7 +69,7 @@ def test_every_batch_read_in_order_holds_each_colour_equally_on_each_route(tmp_p
     def balanced(rows: list[dict], size: int) -> bool:
         batches = [rows[i : i + size] for i in range(0, len(rows), size)]
         return all(Counter((row["reward"], colour(row)) for row in batch)
-                   == {(route, name): size // 8 for route in ("rule", "model") for name in options}
+                   == {(route, name): size // block for route in ("rule", "model") for name in options}
                    for batch in batches)  # fmt: skip
 
     rows = files["train.jsonl"]
@@ -79,6 +81,9 @@ def test_every_batch_read_in_order_holds_each_colour_equally_on_each_route(tmp_p
     shuffled = rows[:]
     random.Random(0).shuffle(shuffled)
     assert not balanced(shuffled, 16)  # the control
+    assert not balanced(rows, 12)  # why --prompts must be a multiple of the block
+    unjudged = make(tmp_path / "half", "--train", "8", "--val", "4", "--cold-start", "4", "--judge-every", "2")
+    assert unjudged and json.loads((tmp_path / "half" / "task.json").read_text())["block"] is None
 
 
 def test_the_cold_start_answers_are_drawn_at_random_not_from_the_picture(tmp_path):
@@ -185,15 +190,20 @@ async def test_the_keyword_judge_grades_through_the_recipes_judge_route(keyword_
     assert (result["route_model"], result["judge_ok"], result["acc"]) == (1, 1, acc)
 
 
-def test_the_benchmark_reports_the_last_validations_rule_answers_per_right_option(tmp_path, monkeypatch):
-    """The per-option report reads the *last* validation (step 40 after step 5, not in name order) and counts the
-    rule route's answers under their right option; judge rows and a missing answer block are reported as such."""
+def load_bench(monkeypatch):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_learning", REPO / "benchmarks" / "bench_learning.py")
     bench = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "bench_learning", bench)  # its dataclasses look their module up
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_benchmark_reports_the_last_validations_rule_answers_per_right_option(tmp_path, monkeypatch):
+    """The per-option report reads the *last* validation (step 40 after step 5, not in name order) and counts the
+    rule route's answers under their right option; judge rows and a missing answer block are reported as such."""
+    bench = load_bench(monkeypatch)
     (tmp_path / "task").mkdir()
     (tmp_path / "task" / "task.json").write_text(json.dumps({"options": ["red", "green"]}))
     run = tmp_path / "grpo"
@@ -226,3 +236,53 @@ def test_the_benchmark_refuses_a_cold_start_folder_without_a_model_before_any_wo
     passed = subprocess.run([*bench, "--out", str(tmp_path / "out"), "--cold-start", str(empty)],
                             capture_output=True, text=True)  # fmt: skip
     assert passed.returncode == 2 and "--runs: unknown ['nope']" in passed.stderr
+
+
+def test_the_benchmark_refuses_prompts_that_split_the_balanced_block_before_data_prep(tmp_path, monkeypatch):
+    """`--prompts 12` would read batches holding some colours twice and others once: refused once the task is
+    made, naming the flag and the block, before the data prep. Controls: whole blocks pass; a task whose judge rows
+    skip pictures has no balanced block, and any size is refused."""
+    bench = [sys.executable, str(REPO / "benchmarks" / "bench_learning.py"), "--train-pictures", "8",
+             "--val-pictures", "4", "--out", str(tmp_path / "out")]  # fmt: skip
+    refused = subprocess.run([*bench, "--prompts", "12"], capture_output=True, text=True)
+    assert refused.returncode == 1, refused.stderr
+    assert "--prompts 12: must be a multiple of the task's balanced block of 8 rows" in refused.stderr
+    assert (tmp_path / "out" / "task" / "task.json").is_file() and not (tmp_path / "out" / "data").exists()
+    check = load_bench(monkeypatch).check_prompts
+    check(8, 8)
+    check(16, 8)
+    with pytest.raises(SystemExit, match="--prompts 16: .* block of None rows"):
+        check(16, None)
+
+
+def test_the_verdict_passes_a_rise_beside_flat_controls_and_names_each_way_the_runs_can_fail(monkeypatch):
+    """The benchmark's verdict (its exit status; the opt-in tests/test_learning_run.py asserts it): the shapes seed 0
+    measured pass (a shuffled control one colour up, at 0.50, included; DAPO is not judged), and each failure is
+    named: GRPO flat or short of 0.9, a route that did not rise, a control that reached 0.9 on the way or ended more
+    than one colour up, a route never validated."""
+    bench = load_bench(monkeypatch)
+
+    def run(name: str, rule: list[float], judge: list[float] | None) -> object:
+        curves = {bench.RULE_ACC: [(5 * i, value) for i, value in enumerate(rule)]}
+        if judge is not None:
+            curves[bench.JUDGE_ACC] = [(5 * i, value) for i, value in enumerate(judge)]
+        return bench.Result(name, 1.0, 1.0, 0, curves)
+
+    measured = {"grpo": run("grpo", [0.25, 0.73, 0.62, 1.0], [0.33, 0.25, 0.75, 1.0]),
+                "shuffled": run("shuffled", [0.25, 0.5, 0.5, 0.5], [0.33, 0.25, 0.0, 0.25]),
+                "lr0": run("lr0", [0.25] * 4, [0.33] * 4), "dapo": run("dapo", [0.25] * 4, [0.33] * 4)}  # fmt: skip
+    assert bench.verdict(measured) == []
+    assert bench.verdict_line(measured, []) == "verdict: grpo learned both routes; shuffled and lr0 did not learn"
+    assert bench.verdict_line({"grpo": measured["grpo"]}, []) == "verdict: grpo learned both routes"  # nothing more
+    flat = {**measured, "grpo": run("grpo", [0.25] * 4, [0.33] * 4)}
+    assert bench.verdict(flat) == ["grpo: rule acc ends at 0.25, under 0.9",
+                                   "grpo: rule acc rose 0.25 -> 0.25, less than 0.3",
+                                   "grpo: judge acc rose 0.33 -> 0.33, less than 0.3"]  # fmt: skip
+    judge_stuck = {**measured, "grpo": run("grpo", [0.25, 1.0], [0.33, 0.5])}
+    assert bench.verdict(judge_stuck) == ["grpo: judge acc rose 0.33 -> 0.50, less than 0.3"]
+    passed_through = {**measured, "shuffled": run("shuffled", [0.25, 0.94, 0.5], [0.33, 0.33, 0.33])}
+    assert bench.verdict(passed_through) == ["shuffled (a control) learned: rule acc 0.25 -> 0.50, best 0.94"]
+    two_colours_up = {**measured, "lr0": run("lr0", [0.25, 0.25], [0.33, 0.83])}
+    assert bench.verdict(two_colours_up) == ["lr0 (a control) learned: judge acc 0.33 -> 0.83, best 0.83"]
+    unvalidated = {**measured, "grpo": run("grpo", [0.25, 1.0], None)}
+    assert bench.verdict(unvalidated) == ["grpo: no judge accuracy was validated"]

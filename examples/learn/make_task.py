@@ -170,8 +170,11 @@ def make_task(out: Path, train: int, val: int, cold_start: int, judge_every: int
     for name, rows in files.items():
         write_jsonl(out / name, rows)
     counts = {name: len(rows) for name, rows in files.items()}
-    # What the data prep and the runs need to know of the task (its pixel bounds), so nobody restates it.
-    (out / "task.json").write_text(json.dumps({"pixels": SIZE * SIZE, "options": list(COLOURS), "rows": counts}))
+    # What the data prep and the runs need to know of the task (its pixel bounds; the rows of a balanced block, which
+    # a batch read in order must be a multiple of: none when the judge rows skip pictures), so nobody restates it.
+    block = 2 * len(COLOURS) if judge_every == 1 else None
+    (out / "task.json").write_text(json.dumps({"pixels": SIZE * SIZE, "options": list(COLOURS), "block": block,
+                                               "rows": counts}))
     return counts
 
 
