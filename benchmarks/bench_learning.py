@@ -132,6 +132,7 @@ from recipes.wethink.plot_run import load_scalars  # noqa: E402
 
 RULE_ACC, JUDGE_ACC, FORMAT = "val-aux/wethink/rule/acc", "val-aux/wethink/model/acc", "val-aux/wethink/format"
 GOAL = 0.9  # the rule route's validation accuracy a learning run must reach
+CONTROLS = ("shuffled", "lr0")  # the negative controls: the runs that must not learn
 RISE = 0.3  # the least rise over its start that counts as learning, on either route (GRPO's rose 0.38-0.75: STATUS)
 # A control may end one colour of four above its start: a greedy answer flips with any drift between the cold
 # start's two likeliest words (the shuffled control at 0.50: STATUS); more than that, or GOAL, would be learning.
@@ -471,7 +472,7 @@ def last_line(results: dict[str, Result]) -> str:
     if grpo:
         parts.append(f"rule acc {fmt(grpo.start(RULE_ACC))} -> {fmt(grpo.end(RULE_ACC))}, "
                      f"judge acc {fmt(grpo.start(JUDGE_ACC))} -> {fmt(grpo.end(JUDGE_ACC))}")  # fmt: skip
-    controls = [f"{name} {fmt(results[name].end(RULE_ACC))}" for name in ("shuffled", "lr0") if name in results]
+    controls = [f"{name} {fmt(results[name].end(RULE_ACC))}" for name in CONTROLS if name in results]
     return "learning: " + "; ".join(filter(None, [", ".join(parts), ", ".join(controls)]))
 
 
@@ -481,14 +482,13 @@ def verdict(results: dict[str, Result]) -> list[str]:
     start on either route. DAPO is reported, not judged."""
     problems = []
     for name, result in results.items():
-        if name not in ("grpo", "shuffled", "lr0"):
+        if name not in ("grpo", *CONTROLS):
             continue
         for tag, route in ((RULE_ACC, "rule"), (JUDGE_ACC, "judge")):
-            curve = result.curves.get(tag) or []
-            if not curve:
+            if not result.curves.get(tag):
                 problems.append(f"{name}: no {route} accuracy was validated")
                 continue
-            start, end, best = curve[0][1], curve[-1][1], max(value for _, value in curve)
+            start, end, best = result.start(tag), result.end(tag), max(value for _, value in result.curves[tag])
             if name == "grpo":
                 if tag == RULE_ACC and end < GOAL:
                     problems.append(f"grpo: rule acc ends at {end:.2f}, under {GOAL}")
@@ -503,7 +503,7 @@ def verdict_line(results: dict[str, Result], problems: list[str]) -> str:
     """The verdict in a line, naming only the runs it judged."""
     if problems:
         return "verdict: " + "; ".join(problems)
-    controls = [name for name in ("shuffled", "lr0") if name in results]
+    controls = [name for name in CONTROLS if name in results]
     parts = (["grpo learned both routes"] if "grpo" in results else []) + (
         [f"{' and '.join(controls)} did not learn"] if controls else [])
     return "verdict: " + ("; ".join(parts) or "nothing to judge (no grpo, shuffled or lr0 run)")
